@@ -1,0 +1,1 @@
+"""RQ side of reewatch: thin job entry points, the poll pipeline, delivery, escalation, scheduling."""

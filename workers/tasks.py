@@ -1,0 +1,47 @@
+"""RQ entry points: thin functions that take ids, reach the stores through the worker context, and
+hand the work to the module that owns it. Each is idempotent: RQ may run a job twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from core.feeds import load_feeds
+from workers import context
+from workers.enqueue import enqueue_once, queue
+
+log = logging.getLogger(__name__)
+
+#: Feeds polled by one job: RQ's per-job cost is paid per batch, not per feed.
+POLL_BATCH = 25
+
+
+def tick() -> int:
+    """Scheduler heartbeat: enqueue a poll job for each batch of due feeds. Returns feeds enqueued."""
+    ctx = context.current()
+    feeds = [f for f in load_feeds(ctx.settings.feeds_file).feeds if f.enabled]
+    now = time.time()
+    due_key = ctx.keys.feeds_due()
+    known = {f.id for f in feeds}
+    pipe = ctx.redis.pipeline()
+    for feed in feeds:
+        pipe.zadd(due_key, {feed.id: now}, nx=True)  # a new feed is due at once
+    pipe.zrangebyscore(due_key, "-inf", now)
+    due = [fid for fid in pipe.execute()[-1] if fid in known]
+    if not due:
+        return 0
+    q = queue(ctx.keys, "poll", ctx.rq_redis)
+    for start in range(0, len(due), POLL_BATCH):
+        batch = sorted(due[start:start + POLL_BATCH])
+        enqueue_once(q, poll_batch, batch, job_id=ctx.keys.job_id("poll", *batch[:3], str(len(batch))),
+                     result_ttl=60, failure_ttl=86400, job_timeout=300)
+    return len(due)
+
+
+def poll_batch(feed_ids: list[str]) -> dict[str, str]:
+    """Poll these feeds now (concurrently, one lock per feed). Returns feed id -> outcome."""
+    from workers.pipeline import poll_feeds
+
+    outcomes: dict[str, str] = poll_feeds(context.current(), feed_ids)
+    return outcomes
