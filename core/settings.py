@@ -85,6 +85,36 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REEWATCH_FETCH_TIMEOUT", "fetch_timeout"),
         description="Total deadline of one feed fetch in seconds.",
     )
+    feed_cache_max: float = Field(
+        default=3600.0, ge=0,
+        validation_alias=AliasChoices("REEWATCH_FEED_CACHE_MAX", "feed_cache_max"),
+        description="Longest wait (s) a feed server may impose by Cache-Control, Expires or Retry-After.",
+    )
+    feed_backoff_max: float = Field(
+        default=6 * 3600.0, ge=1,
+        validation_alias=AliasChoices("REEWATCH_FEED_BACKOFF_MAX", "feed_backoff_max"),
+        description="Cap (s) of the exponential backoff between polls of a failing feed.",
+    )
+    feed_disable_4xx_after: float = Field(
+        default=3 * 86400.0, ge=60,
+        validation_alias=AliasChoices("REEWATCH_FEED_DISABLE_4XX_AFTER", "feed_disable_4xx_after"),
+        description="A feed failing with client errors (4xx, not a feed, too large) this long (s) is disabled.",
+    )
+    feed_disable_5xx_after: float = Field(
+        default=7 * 86400.0, ge=60,
+        validation_alias=AliasChoices("REEWATCH_FEED_DISABLE_5XX_AFTER", "feed_disable_5xx_after"),
+        description="A feed failing with server or network errors this long (s) is disabled.",
+    )
+    poll_concurrency: int = Field(
+        default=8, ge=1, le=64,
+        validation_alias=AliasChoices("REEWATCH_POLL_CONCURRENCY", "poll_concurrency"),
+        description="Feeds fetched at once by one poll job.",
+    )
+    poll_per_host: int = Field(
+        default=2, ge=1, le=16,
+        validation_alias=AliasChoices("REEWATCH_POLL_PER_HOST", "poll_per_host"),
+        description="Concurrent requests to one host within a poll job.",
+    )
     summarizer_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REEWATCH_SUMMARIZER_URL", "summarizer_url"),
         description="OpenAI-compatible base URL for the optional LLM summarizer (off when unset).",
@@ -102,6 +132,21 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         default=None, validation_alias=AliasChoices("REEWATCH_METRICS_PORT", "metrics_port"),
         description="Port of the worker's /metrics endpoint (off when unset).",
+    )
+    slack_channel_rate: float = Field(
+        default=1.0, gt=0, le=100,
+        validation_alias=AliasChoices("REEWATCH_SLACK_CHANNEL_RATE", "slack_channel_rate"),
+        description="Messages per second posted to one channel, shared by every worker (Slack allows ~1).",
+    )
+    slack_channel_burst: int = Field(
+        default=3, ge=1, le=100,
+        validation_alias=AliasChoices("REEWATCH_SLACK_CHANNEL_BURST", "slack_channel_burst"),
+        description="Messages a quiet channel may receive at once before pacing applies.",
+    )
+    summarizer_timeout: float = Field(
+        default=10.0, gt=0,
+        validation_alias=AliasChoices("REEWATCH_SUMMARIZER_TIMEOUT", "summarizer_timeout"),
+        description="Seconds the optional LLM summarizer may take before the extractive one is used.",
     )
 
     @field_validator("admins", mode="before")
