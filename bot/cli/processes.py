@@ -71,6 +71,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from workers.runner import make_worker
 
     worker = make_worker(settings)
+    if settings.metrics_port and not args.burst:  # REEWATCH_METRICS_PORT: /metrics for the whole deployment
+        from workers.metrics_http import start_metrics_server
+
+        start_metrics_server(settings, port=settings.metrics_port)
     worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level.upper())
     return 0
 
