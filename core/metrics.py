@@ -74,6 +74,11 @@ CATALOGUE: dict[str, Metric] = dict([
        "(0 when empty).", ("queue",), computed=True),
     _m("reewatch_queue_failed", "gauge", "Jobs in each RQ queue's failed-job registry.", ("queue",),
        computed=True),
+    _m("reewatch_workers", "gauge", "RQ workers registered on the project's queues.", computed=True),
+    _m("reewatch_schedulers", "gauge", "Schedulers that sent a heartbeat lately (should be exactly 1).",
+       computed=True),
+    _m("reewatch_scheduler_heartbeat_age_seconds", "gauge", "Seconds since the newest scheduler heartbeat "
+       "(+Inf when none ever ran).", computed=True),
 ])
 
 _LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")

@@ -150,3 +150,36 @@ def _wait_for_page(url: str, proc: subprocess.Popen[bytes]) -> str:
         if reply.status_code == 200:
             return reply.text
     raise AssertionError("the worker never served /metrics")
+
+
+def test_workers_and_the_scheduler_heartbeat_are_reported(settings: Settings, keys: Keys,
+                                                          rq_redis: redis_lib.Redis) -> None:
+    from rq import cron_scheduler_registry
+
+    from workers.metrics_http import SCHEDULER_STALE_AFTER, process_samples
+    from workers.runner import make_scheduler, make_worker
+
+    def got(now: float | None = None) -> dict[str, float]:
+        return {name: values[0][1] for name, values in process_samples(keys, rq_redis, now=now).items()}
+
+    before = got()
+    assert before["reewatch_workers"] == 0
+    assert before["reewatch_schedulers"] == 0
+    assert before["reewatch_scheduler_heartbeat_age_seconds"] == float("inf")
+
+    worker, cron = make_worker(settings), make_scheduler(settings)
+    worker.register_birth()
+    cron.register_birth()  # what CronScheduler.start() does first, without its endless loop
+    cron.heartbeat()
+    try:
+        beat = rq_redis.zscore(cron_scheduler_registry.get_registry_key(), cron.name)
+        assert beat is not None
+        alive = got(now=beat + 5)
+        assert alive["reewatch_workers"] == 1
+        assert alive["reewatch_schedulers"] == 1
+        assert alive["reewatch_scheduler_heartbeat_age_seconds"] == pytest.approx(5)
+        stale = got(now=beat + SCHEDULER_STALE_AFTER + 1)
+        assert stale["reewatch_schedulers"] == 0  # a scheduler that stopped beating is not counted
+    finally:
+        worker.register_death()
+        cron.register_death()

@@ -1,7 +1,8 @@
 """The deployment's /metrics page, and a small HTTP endpoint that serves it from a worker process.
 
 `scrape` is what every role serves: the Redis-backed registry of core.metrics plus the gauges that
-are measured when asked (RQ queue depth, age of the oldest waiting job, failed jobs, dead letters).
+are measured when asked (RQ queue depth, age of the oldest waiting job, failed jobs, dead letters, live workers and
+schedulers).
 It lives here, not in core, because it reads RQ's queues. The bot's /metrics calls it too.
 
 `reewatch worker` starts `start_metrics_server` when REEWATCH_METRICS_PORT is set. Every endpoint
@@ -14,11 +15,14 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import threading
+import time
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis as redis_lib
+from rq import Worker, cron_scheduler_registry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -74,9 +78,31 @@ def dead_letter_count(redis: redis_lib.Redis, keys: Keys) -> int:
     return int(counters[kind](key)) if kind in counters else 0
 
 
+#: A scheduler counts as alive when its last heartbeat is this recent (RQ's cron sleeps <= 60 s).
+SCHEDULER_STALE_AFTER = 180.0
+
+
+def process_samples(keys: Keys, rq_redis: redis_lib.Redis, now: float | None = None) -> metrics.Computed:
+    """How many workers and schedulers this deployment has, and how fresh the scheduler's heartbeat is."""
+    now = time.time() if now is None else now
+    workers = Worker.count(connection=rq_redis, queue=queue(keys, QUEUE_NAMES[-1], rq_redis))
+    # workers.runner names schedulers f"{prefix}cron.{host}.{pid}" with ':' spelled '-'
+    ours = keys.prefix.replace(":", "-") + "cron."
+    registry: list[tuple[bytes | str, float]] = rq_redis.zrange(  # type: ignore[assignment]
+        cron_scheduler_registry.get_registry_key(), 0, -1, withscores=True)
+    beats = [float(score) for name, score in registry
+             if (name.decode() if isinstance(name, bytes) else name).startswith(ours)]
+    newest = max(beats, default=None)
+    return {
+        "reewatch_workers": [({}, workers)],
+        "reewatch_schedulers": [({}, sum(1 for b in beats if now - b <= SCHEDULER_STALE_AFTER))],
+        "reewatch_scheduler_heartbeat_age_seconds": [({}, math.inf if newest is None else max(0.0, now - newest))],
+    }
+
+
 def scrape(redis: redis_lib.Redis, rq_redis: redis_lib.Redis, keys: Keys) -> str:
     """The deployment's metrics page in Prometheus text format."""
-    computed = dict(queue_samples(keys, rq_redis))
+    computed = {**queue_samples(keys, rq_redis), **process_samples(keys, rq_redis)}
     computed["reewatch_dead_letters"] = [({}, dead_letter_count(redis, keys))]
     return metrics.render(redis, keys, computed)
 
