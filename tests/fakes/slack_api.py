@@ -100,7 +100,7 @@ class _Failure:
 class _Bucket:
     """Token bucket: `burst` messages at once, refilled at `rate` per second."""
 
-    __slots__ = ("rate", "burst", "tokens", "at")
+    __slots__ = ("at", "burst", "rate", "tokens")
 
     def __init__(self, rate: float, burst: int, now: float) -> None:
         self.rate, self.burst, self.tokens, self.at = rate, burst, float(burst), now
@@ -135,6 +135,7 @@ class SlackStandIn:
         self.ephemerals: list[dict[str, Any]] = []
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.pages: dict[str, Page] = {}
+        self.actions: dict[str, Page] = {}  # POST routes of the demo's sandbox page (tests/fakes/sandbox)
         self._messages: dict[str, dict[str, Message]] = {}  # channel -> ts -> message (insertion order)
         self._channel_errors: dict[str, str] = {}
         self._failures: dict[str, list[_Failure]] = {}
@@ -220,6 +221,11 @@ class SlackStandIn:
     def add_page(self, path: str, page: Page) -> None:
         """Serve GET `path` with `page(standin, query) -> (status, content_type, body)` (the demo's viewer)."""
         self.pages[path] = page
+
+    def add_action(self, path: str, action: Page) -> None:
+        """Serve POST `path` with `action(standin, params) -> (status, content_type, body)`; params are the
+        parsed JSON or form body (the demo sandbox's command box and buttons)."""
+        self.actions[path] = action
 
     # --- queries ---------------------------------------------------------------------------------
     def calls_to(self, method: str) -> list[Call]:
@@ -353,6 +359,10 @@ class SlackStandIn:
                         params.update(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
                 except (ValueError, UnicodeDecodeError):
                     self._send_json(200, {"ok": False, "error": "invalid_json"})
+                    return
+                if parts.path in standin.actions:
+                    status, out_type, out = standin.actions[parts.path](standin, params)
+                    self._send(status, out_type, out)
                     return
                 if parts.path.startswith("/respond/"):
                     self._respond(parts.path.removeprefix("/respond/"), params)
