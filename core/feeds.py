@@ -73,6 +73,15 @@ def _zone(value: str) -> str:
     return value
 
 
+def _iso_date(value: Any) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise ValueError(f"bad date {value!r}: use YYYY-MM-DD") from None
+
+
 def _slack_user(value: str) -> str:
     text = str(value).strip().removeprefix("<@").removesuffix(">").split("|")[0]
     if not re.fullmatch(r"[UW][A-Z0-9]{2,}", text):
@@ -136,7 +145,8 @@ class Rotation(_Strict):
     handoff_time: HHMM = "09:00"
     timezone: Zone = "UTC"
     period: Duration = Field(default=7 * 86400.0, ge=3600)
-    start: str | None = Field(default=None, description="ISO date the first user's first shift starts")
+    start: Annotated[str, BeforeValidator(_iso_date)] | None = Field(
+        default=None, description="ISO date (YYYY-MM-DD): the first handoff on or after it starts users[0]'s shift")
 
 
 class Step(_Strict):
@@ -176,6 +186,8 @@ class OncallConfig(_Strict):
     rotation: Rotation
     steps: list[Step] = Field(min_length=1)
     repeat: int = Field(default=0, ge=0, le=10)
+    repeat_after: Duration | None = Field(default=None, ge=0, description="wait between the last step and a "
+                                          "repeat; default: the last step's wait")
     trigger: Trigger = Field(default_factory=Trigger)
     quiet_hours: QuietHours | None = None
     usergroup: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,}$")

@@ -127,8 +127,28 @@ class Keys:
     def incident_by_cluster(self, cluster_id: str) -> str:
         return self._k("inc", "cluster", cluster_id)
 
+    def incident_seq(self) -> str:
+        """Counter that numbers incidents (short ids people type: `/ree ack 12`)."""
+        return self._k("incs", "seq")
+
+    def incident_audit(self, incident_id: str) -> str:
+        """List of JSON audit entries: opened, page, ack, resolve, hold, release, report."""
+        return self._k("inc", incident_id, "audit")
+
+    def incident_page(self, incident_id: str, step: int, round_: int) -> str:
+        """Claim of one escalation step of one round: set once, so a step never pages twice."""
+        return self._k("inc", incident_id, "page", str(step), str(round_))
+
+    def incident_lock(self, incident_id: str) -> str:
+        """Short lock serializing Slack writes for one incident (message first, thread after)."""
+        return self._k("inc", incident_id, "lock")
+
     def oncall_override(self) -> str:
         return self._k("oncall", "override")
+
+    def oncall_usergroup(self) -> str:
+        """The user list last pushed to the on-call Slack user group."""
+        return self._k("oncall", "usergroup")
 
     def oncall_audit(self) -> str:
         return self._k("oncall", "audit")
