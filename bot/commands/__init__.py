@@ -20,7 +20,7 @@ from typing import Any
 from bot.deps import Deps
 
 #: Modules under bot/commands/ that define subcommands, in the order `/ree help` lists them.
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("help",)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Reply:
     blocks: list[dict[str, Any]] = field(default_factory=list)
     ephemeral: bool = True
     shareable: bool = False
+    #: Slow work (a feed fetch, a Slack call) run after the ack; its Reply goes out via response_url.
+    later: Callable[[], Reply] | None = None
 
 
 Handler = Callable[[Invocation, Deps], Reply]

@@ -1,0 +1,61 @@
+"""Command latency off the hot path: a process-local Prometheus histogram (this replica's view)
+plus the deployment-wide Redis histogram of core.metrics, written by a background thread so a
+metrics round trip never delays an ack."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+
+import redis as redis_lib
+from prometheus_client import Histogram
+
+from core import metrics
+from core.keys import Keys
+
+log = logging.getLogger(__name__)
+
+LOCAL_COMMAND_SECONDS = Histogram(
+    "reewatch_bot_command_seconds", "Slash-command handling time in this bot process (parse to ack).",
+    ["command"], buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 3.0),
+)
+
+
+class CommandTimer:
+    """`observe(command, seconds)`: cheap in the caller; Redis is written by one daemon thread."""
+
+    def __init__(self, redis: redis_lib.Redis, keys: Keys) -> None:
+        self.redis, self.keys = redis, keys
+        self._queue: queue.SimpleQueue[tuple[str, float] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def observe(self, command: str, seconds: float) -> None:
+        LOCAL_COMMAND_SECONDS.labels(command).observe(seconds)
+        self._queue.put((command, seconds))
+        if self._thread is None:
+            self._start()
+
+    def flush(self, timeout: float = 2.0) -> None:
+        """Wait until everything observed so far is in Redis (tests, shutdown)."""
+        done = threading.Event()
+        self._queue.put(None)
+        self._flushed = done
+        done.wait(timeout)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="reewatch-metrics", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                getattr(self, "_flushed", threading.Event()).set()
+                continue
+            command, seconds = item
+            metrics.observe(self.redis, self.keys, "reewatch_command_latency_seconds", seconds,
+                            {"command": command})
