@@ -156,7 +156,8 @@ def test_workers_and_the_scheduler_heartbeat_are_reported(settings: Settings, ke
                                                           rq_redis: redis_lib.Redis) -> None:
     from rq import cron_scheduler_registry
 
-    from workers.metrics_http import SCHEDULER_STALE_AFTER, process_samples
+    from workers.healthcheck import SCHEDULER_STALE_AFTER
+    from workers.metrics_http import process_samples
     from workers.runner import make_scheduler, make_worker
 
     def got(now: float | None = None) -> dict[str, float]:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import redis as redis_lib
-from rq import Worker, cron_scheduler_registry
+from rq import Worker
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -31,6 +31,7 @@ from core.keys import Keys
 from core.settings import Settings
 from workers.context import WorkerContext
 from workers.enqueue import QUEUE_NAMES, queue
+from workers.healthcheck import SCHEDULER_STALE_AFTER, scheduler_beats
 
 log = logging.getLogger(__name__)
 
@@ -78,20 +79,11 @@ def dead_letter_count(redis: redis_lib.Redis, keys: Keys) -> int:
     return int(counters[kind](key)) if kind in counters else 0
 
 
-#: A scheduler counts as alive when its last heartbeat is this recent (RQ's cron sleeps <= 60 s).
-SCHEDULER_STALE_AFTER = 180.0
-
-
 def process_samples(keys: Keys, rq_redis: redis_lib.Redis, now: float | None = None) -> metrics.Computed:
     """How many workers and schedulers this deployment has, and how fresh the scheduler's heartbeat is."""
     now = time.time() if now is None else now
     workers = Worker.count(connection=rq_redis, queue=queue(keys, QUEUE_NAMES[-1], rq_redis))
-    # workers.runner names schedulers f"{prefix}cron.{host}.{pid}" with ':' spelled '-'
-    ours = keys.prefix.replace(":", "-") + "cron."
-    registry: list[tuple[bytes | str, float]] = rq_redis.zrange(  # type: ignore[assignment]
-        cron_scheduler_registry.get_registry_key(), 0, -1, withscores=True)
-    beats = [float(score) for name, score in registry
-             if (name.decode() if isinstance(name, bytes) else name).startswith(ours)]
+    beats = scheduler_beats(keys, rq_redis)
     newest = max(beats, default=None)
     return {
         "reewatch_workers": [({}, workers)],
