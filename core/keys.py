@@ -117,6 +117,32 @@ class Keys:
     def dead_letters(self) -> str:
         return self._k("dead")
 
+    def subscription_seq(self) -> str:
+        """Counter behind the short subscription ids people type (`/ree unsubscribe 3`)."""
+        return self._k("subs", "seq")
+
+    def outbox(self) -> str:
+        """Sorted set of pending deliveries -> when to (re)drive them if still pending."""
+        return self._k("outbox")
+
+    def outbox_attempts(self) -> str:
+        """Hash outbox entry -> failed attempts so far."""
+        return self._k("outbox", "attempts")
+
+    def delivery_lock(self, channel: str, ref: str) -> str:
+        return self._k("dlv", channel, ref, "lock")
+
+    def digest_channels(self) -> str:
+        """Set of channels with events waiting for a digest."""
+        return self._k("digest", "_channels")
+
+    def digest_last(self, channel: str) -> str:
+        """Hash digest time (HH:MM) -> date (YYYY-MM-DD) of the last digest sent at it."""
+        return self._k("digest", channel, "last")
+
+    def feed_disabled_announced(self, feed_id: str) -> str:
+        return self._k("feed", feed_id, "disabled_announced")
+
     # --- on-call and incidents -----------------------------------------------------------------
     def incident(self, incident_id: str) -> str:
         return self._k("inc", incident_id)
