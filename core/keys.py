@@ -85,6 +85,13 @@ class Keys:
     def cluster_index(self) -> str:
         return self._k("clusters", "lsh")
 
+    def cluster_bucket(self, bucket: str) -> str:
+        """Sorted set of recent cluster ids sharing one LSH band or anchor (`bucket` is a short hash)."""
+        return self._k("clusters", "lsh", bucket)
+
+    def cluster_lock(self) -> str:
+        return self._k("clusters", "lock")
+
     # --- element status -------------------------------------------------------------------
     def status(self, symbol: str) -> str:
         return self._k("status", symbol)
@@ -116,6 +123,10 @@ class Keys:
 
     def dead_letters(self) -> str:
         return self._k("dead")
+
+    def subscriptions_broken(self) -> str:
+        """Hash channel -> the Slack error that made posting there fail (shown by `/ree subscriptions`)."""
+        return self._k("subs", "broken")
 
     def subscription_seq(self) -> str:
         """Counter behind the short subscription ids people type (`/ree unsubscribe 3`)."""
@@ -164,6 +175,10 @@ class Keys:
     def incident_page(self, incident_id: str, step: int, round_: int) -> str:
         """Claim of one escalation step of one round: set once, so a step never pages twice."""
         return self._k("inc", incident_id, "page", str(step), str(round_))
+
+    def incident_reports(self, incident_id: str) -> str:
+        """Set of event ids already counted in the incident (a retried ingest counts once)."""
+        return self._k("inc", incident_id, "reports")
 
     def incident_lock(self, incident_id: str) -> str:
         """Short lock serializing Slack writes for one incident (message first, thread after)."""
