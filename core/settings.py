@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REEWATCH_SLACK_CHANNEL_BURST", "slack_channel_burst"),
         description="Messages a quiet channel may receive at once before pacing applies.",
     )
+    delivery_lease: float = Field(
+        default=300.0, ge=0.5, le=3600,
+        validation_alias=AliasChoices("REEWATCH_DELIVERY_LEASE", "delivery_lease"),
+        description="Seconds a delivery may stay claimed before another worker reconciles and retries it.",
+    )
     summarizer_timeout: float = Field(
         default=10.0, gt=0,
         validation_alias=AliasChoices("REEWATCH_SUMMARIZER_TIMEOUT", "summarizer_timeout"),
