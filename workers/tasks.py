@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import time
 
-from core.feeds import load_feeds
 from workers import context
 from workers.enqueue import enqueue_once, queue
 
@@ -18,9 +17,17 @@ POLL_BATCH = 25
 
 
 def tick() -> int:
-    """Scheduler heartbeat: enqueue a poll job for each batch of due feeds. Returns feeds enqueued."""
+    """Scheduler heartbeat: enqueue a poll job for each batch of due feeds. Returns feeds enqueued.
+
+    Feeds come from the registry (feeds.yaml plus feeds added at run time); each feed's next due time
+    (interval, server freshness or failure backoff, set by the pipeline) lives in `Keys.feeds_due`.
+    An enqueued feed is leased until the poll would have timed out, so a slow queue is not flooded
+    with repeat polls, and a lost job is retried when the lease runs out.
+    """
+    from core.registry import FeedRegistry
+
     ctx = context.current()
-    feeds = [f for f in load_feeds(ctx.settings.feeds_file).feeds if f.enabled]
+    feeds = [f for f in FeedRegistry(ctx.settings, ctx.redis, ctx.keys).all() if f.enabled]
     now = time.time()
     due_key = ctx.keys.feeds_due()
     known = {f.id for f in feeds}
@@ -28,12 +35,14 @@ def tick() -> int:
     for feed in feeds:
         pipe.zadd(due_key, {feed.id: now}, nx=True)  # a new feed is due at once
     pipe.zrangebyscore(due_key, "-inf", now)
-    due = [fid for fid in pipe.execute()[-1] if fid in known]
+    due = sorted(fid for fid in pipe.execute()[-1] if fid in known)
     if not due:
         return 0
+    lease = now + ctx.settings.fetch_timeout * 3 + 120
+    ctx.redis.zadd(due_key, dict.fromkeys(due, lease), xx=True)
     q = queue(ctx.keys, "poll", ctx.rq_redis)
     for start in range(0, len(due), POLL_BATCH):
-        batch = sorted(due[start:start + POLL_BATCH])
+        batch = due[start:start + POLL_BATCH]
         enqueue_once(q, poll_batch, batch, job_id=ctx.keys.job_id("poll", *batch[:3], str(len(batch))),
                      result_ttl=60, failure_ttl=86400, job_timeout=300)
     return len(due)
