@@ -135,3 +135,5 @@ class Cluster(_Record):
     elements: list[str] = field(default_factory=list)
     severity: str = Severity.INFO.value
     updated_at: float = 0.0
+    first_source: str = ""  # outlet of the first report
+    lead_tier: str = "other"  # tier of lead_event_id's feed

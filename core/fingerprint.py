@@ -1,0 +1,242 @@
+"""Language-neutral fingerprints of stories, for clustering: pure functions.
+
+A fingerprint is a set of features: element symbols, numbers (announcement numbers, percentages,
+months), concepts that English and Chinese share (出口 = export, 暂停 = suspend ...), remaining
+English word stems and Chinese character bigrams. MinHash bands over the features find candidates
+quickly; `similarity` (weighted Jaccard) and `conflict` (different measures never merge) decide.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from dataclasses import dataclass
+from functools import cache
+
+from core.elements import catalogue, resolve
+
+PERMUTATIONS = 40
+ROWS = 2  # 20 bands of 2 rows: pairs sharing ~30 % of features usually meet in some band
+_MASK = (1 << 64) - 1
+
+# Concepts shared by English and Chinese wording (English stems after _stem; Chinese terms as written).
+_CONCEPTS: dict[str, tuple[str, ...]] = {
+    "china": ("china", "chinese", "beijing", "中国", "我国", "中方"),
+    "us": ("us", "u.s", "usa", "america", "american", "washington", "美国", "美方", "对美"),
+    "japan": ("japan", "japanese", "tokyo", "日本", "对日"),
+    "eu": ("eu", "europe", "european", "brussels", "欧盟", "欧洲"),
+    "mofcom": ("mofcom", "commerce", "商务部"),
+    "customs": ("customs", "gac", "海关", "海关总署"),
+    "export": ("export", "exporter", "outbound", "shipment", "出口"),
+    "import": ("import", "importer", "进口"),
+    "control": ("control", "curb", "restriction", "restrict", "管制", "管控", "限制"),
+    "ban": ("ban", "prohibit", "prohibition", "embargo", "禁止", "禁运", "禁令"),
+    "suspend": ("suspend", "suspension", "pause", "暂停"),
+    "licence": ("licence", "license", "licens", "permit", "许可", "许可证"),
+    "general": ("general", "通用"),
+    "announce": ("announcement", "announce", "notice", "公告", "发布"),
+    "rare_earth": ("rare-earth", "ree", "稀土"),
+    "magnet": ("magnet", "magnetic", "磁体", "磁铁", "永磁", "磁材"),
+    "price": ("price", "pric", "价格", "价"),
+    "rise": ("rise", "rose", "jump", "surge", "soar", "climb", "spike", "rally", "上涨", "暴涨", "飙升", "大涨"),
+    "fall": ("fall", "fell", "drop", "slump", "decline", "tumble", "下跌", "回落", "大跌"),
+    "quota": ("quota", "配额", "指标"),
+    "tariff": ("tariff", "关税"),
+    "sanction": ("sanction", "countermeasure", "制裁", "反制"),
+    "entity_list": ("entity", "blacklist", "实体", "名单", "清单"),
+    "military": ("military", "defence", "defense", "军事", "军工"),
+    "dual_use": ("dual-use", "两用"),
+    "technology": ("technology", "tech", "技术"),
+    "extend": ("extend", "extension", "延长", "延期"),
+    "resume": ("resume", "restart", "恢复"),
+    "lift": ("lift", "scrap", "remov", "取消", "解除"),
+    "smuggle": ("smuggl", "smuggling", "走私"),
+    "mine": ("mine", "mining", "miner", "开采", "矿山"),
+    "production": ("production", "output", "produc", "生产", "产量"),
+    "approve": ("approve", "approval", "grant", "批准", "审批"),
+    "implement": ("implement", "implementation", "effect", "实施", "生效"),
+    "item": ("item", "物项"),
+    "battery": ("battery", "电池"),
+    "equipment": ("equipment", "设备"),
+    "ministry": ("ministry", "部"),
+}
+# Concept families: two stories whose measures fall in different families are different stories.
+FAMILIES: dict[str, str] = {
+    "ban": "measure", "control": "measure", "licence": "measure", "entity_list": "measure",
+    "sanction": "measure", "dual_use": "measure",
+    "price": "market",
+    "quota": "supply", "production": "supply", "mine": "supply",
+    "tariff": "tariff", "smuggle": "enforcement",
+}
+_MONTH_NAMES = "january february march april may june july august september october november december"
+_MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES.split())}
+_MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_STOP_WORDS = """a an the of to in on for and or but by with from at as is are was were be been it its this that
+    these those new over after before into than about amid says said say will would could may might has
+    have had not no more most some any all up out off how why what who which while also just per vs via
+    report reports reported according sources source week weeks month year years day days"""
+_STOP = frozenset(_STOP_WORDS.split())
+_WORD = re.compile(r"[a-z][a-z.'-]*[a-z]|[a-z]|\d+(?:[.,]\d+)*%?")
+_CJK = re.compile(r"[\u3400-\u9fff]+")
+_ANN_EN = re.compile(r"\b(?:no|number|announcement|order)\s*\.?\s*(\d{1,3})\b", re.I)
+_ANN_ZH = re.compile(r"第\s*(\d{1,3})\s*号")
+_ZH_MONTH = re.compile(r"(\d{1,2})\s*月")
+
+
+@cache
+def _en_concepts() -> dict[str, str]:
+    return {w: c for c, words in _CONCEPTS.items() for w in words if not _CJK.search(w)}
+
+
+@cache
+def _zh_pattern() -> tuple[re.Pattern[str], dict[str, str]]:
+    terms: dict[str, str] = {w: "c:" + c for c, words in _CONCEPTS.items() for w in words if _CJK.search(w)}
+    for el in catalogue().values():
+        terms[el.name_zh] = "el:" + el.symbol
+        for alias in el.aliases_zh:
+            sym = resolve(alias)
+            if sym:
+                terms[alias] = "el:" + sym
+    alternation = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(alternation), terms
+
+
+@cache
+def _perms() -> tuple[tuple[int, int], ...]:
+    # Fixed odd multipliers (multiply-shift hashing), the same in every process.
+    out = []
+    for i in range(PERMUTATIONS):
+        a = int.from_bytes(zlib.crc32(f"a{i}".encode()).to_bytes(4, "big") * 2, "big") | 1
+        b = int.from_bytes(zlib.crc32(f"b{i}".encode()).to_bytes(4, "big") * 2, "big")
+        out.append((a, b))
+    return tuple(out)
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    features: frozenset[str]
+    elements: frozenset[str]
+    announcements: frozenset[str]  # announcement / order numbers: different numbers, different measures
+    families: frozenset[str]
+    polarity: str  # "bad", "good" (easing) or "" (neutral)
+
+    def dump(self) -> str:
+        return "\t".join((" ".join(sorted(self.features)), " ".join(sorted(self.elements)),
+                          " ".join(sorted(self.announcements)), " ".join(sorted(self.families)), self.polarity))
+
+    @classmethod
+    def load(cls, raw: str) -> Fingerprint:
+        parts = raw.split("\t")
+        parts += [""] * (5 - len(parts))
+        return cls(frozenset(parts[0].split()), frozenset(parts[1].split()), frozenset(parts[2].split()),
+                   frozenset(parts[3].split()), parts[4])
+
+
+def fingerprint(title: str, text: str = "", *, elements: list[str] | None = None,
+                severity: str = "info") -> Fingerprint:
+    """The fingerprint of a story: its title and the first sentence or so of its text."""
+    lead = text[:200]
+    raw = f"{title}\n{lead}"
+    features: set[str] = set()
+    concepts = _en_concepts()
+    words = raw.casefold()
+    for match in _WORD.finditer(_CJK.sub(" ", words).replace("rare earth", "rare-earth").replace("rare-earths",
+                                                                                                  "rare-earth")):
+        w = match.group().strip(".'-")
+        if not w or w in _STOP:
+            continue
+        if w[0].isdigit():
+            features.add("n:" + w.replace(",", ""))
+            continue
+        if w in _MONTHS:
+            features.add(f"m:{_MONTHS[w]}")
+            continue
+        sym = resolve(w) if len(w) > 2 else None
+        if sym is not None:
+            features.add("el:" + sym)
+            continue
+        stem = _stem(w)
+        concept = concepts.get(w) or concepts.get(stem)
+        features.add("c:" + concept if concept else "w:" + stem)
+    pattern, terms = _zh_pattern()
+    for run in _CJK.finditer(raw):
+        chunk = run.group()
+        for term in pattern.findall(chunk):
+            features.add(terms[term])
+        for piece in pattern.sub(" ", chunk).split():
+            features.update("z:" + piece[i:i + 2] for i in range(len(piece) - 1))
+    for m in _ZH_MONTH.finditer(raw):
+        features.add(f"m:{int(m.group(1))}")
+        features.discard("n:" + m.group(1))
+    for sym in elements or ():
+        features.add("el:" + sym)
+    els = frozenset(f[3:] for f in features if f.startswith("el:"))
+    anns = frozenset(m.group(1) for m in (*_ANN_EN.finditer(raw), *_ANN_ZH.finditer(raw)))
+    families = frozenset(FAMILIES[f[2:]] for f in features if f.startswith("c:") and f[2:] in FAMILIES)
+    polarity = "good" if severity == "easing" else ("bad" if severity in ("elevated", "high", "critical") else "")
+    return Fingerprint(frozenset(features), els, anns, families, polarity)
+
+
+_WEIGHT = {"el": 3.0, "n:": 2.0, "m:": 1.0, "c:": 1.5, "w:": 1.0, "z:": 0.5}
+
+
+def _weight(feature: str) -> float:
+    return _WEIGHT.get(feature[:2], 1.0)
+
+
+def similarity(a: Fingerprint, b: Fingerprint) -> float:
+    """Weighted Jaccard of the features; symbols and numbers weigh most, Chinese bigrams least."""
+    inter = sum(_weight(f) for f in a.features & b.features)
+    union = sum(_weight(f) for f in a.features | b.features)
+    return inter / union if union else 0.0
+
+
+def neutral_similarity(a: Fingerprint, b: Fingerprint) -> float:
+    """Weighted Jaccard over the language-neutral features only (elements, numbers, months, concepts),
+    so a Chinese notice and its English coverage can meet."""
+    fa = {f for f in a.features if f[:2] in ("el", "n:", "m:", "c:")}
+    fb = {f for f in b.features if f[:2] in ("el", "n:", "m:", "c:")}
+    if len(fa) < 4 or len(fb) < 4:
+        return 0.0
+    inter = sum(_weight(f) for f in fa & fb)
+    union = sum(_weight(f) for f in fa | fb)
+    return inter / union if union else 0.0
+
+
+def conflict(a: Fingerprint, b: Fingerprint) -> str | None:
+    """Why two stories must stay apart even if they read alike, else None."""
+    if a.announcements and b.announcements and not a.announcements & b.announcements:
+        return "different announcements"
+    if a.elements and b.elements and not a.elements & b.elements:
+        return "different elements"
+    if {a.polarity, b.polarity} == {"good", "bad"}:
+        return "opposite direction"
+    if a.families and b.families and not a.families & b.families:
+        return "different kind of measure"
+    return None
+
+
+def signature(fp: Fingerprint) -> list[int]:
+    """MinHash of the features: PERMUTATIONS values, each the minimum of one hash family."""
+    hashes = [zlib.crc32(f.encode()) for f in fp.features] or [0]
+    return [min(((a * h + b) & _MASK) >> 32 for h in hashes) for a, b in _perms()]
+
+
+def buckets(fp: Fingerprint) -> list[str]:
+    """LSH band keys plus anchors (each element with each announcement number) for candidate lookup."""
+    sig = signature(fp)
+    out = [f"b{i}:{zlib.crc32(repr(sig[i:i + ROWS]).encode()):08x}" for i in range(0, len(sig), ROWS)]
+    for sym in sorted(fp.elements):
+        for ann in sorted(fp.announcements):
+            out.append(f"a:{sym}:{ann}")
+    if not fp.elements:
+        out.extend(f"a:_:{ann}" for ann in sorted(fp.announcements))
+    return out
