@@ -187,7 +187,7 @@ class OncallConfig(_Strict):
     steps: list[Step] = Field(min_length=1)
     repeat: int = Field(default=0, ge=0, le=10)
     repeat_after: Duration | None = Field(default=None, ge=0, description="wait between the last step and a "
-                                          "repeat; default: the last step's wait")
+                                          "repeat; default: the last step's wait, or 5m")
     trigger: Trigger = Field(default_factory=Trigger)
     quiet_hours: QuietHours | None = None
     usergroup: str | None = Field(default=None, pattern=r"^S[A-Z0-9]{2,}$")

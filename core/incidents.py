@@ -121,14 +121,15 @@ class Transition:
 
 PageClaim = Literal["claimed", "duplicate", "stopped", "held", "missing"]
 
-# KEYS: by_cluster, incident, open, audit; ARGV: id, now, audit json, then field/value pairs.
+# KEYS: by_cluster, incident, open, audit, reports; ARGV: id, now, audit json, event id, field/value pairs.
 _OPEN = """
 local existing = redis.call('GET', KEYS[1])
 if existing then return existing end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], unpack(ARGV, 4))
+redis.call('HSET', KEYS[2], unpack(ARGV, 5))
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 redis.call('RPUSH', KEYS[4], ARGV[3])
+redis.call('SADD', KEYS[5], ARGV[4])
 return false
 """
 
@@ -212,11 +213,12 @@ class IncidentStore:
             "held_until": repr(held_until), "reports": "1", "pages": "0",
         }
         entry = AuditEntry(now, "opened", text=f"{event.severity} report from {event.source or event.feed_id}")
-        args: list[str] = [incident_id, repr(now), entry.to_json()]
+        args: list[str] = [incident_id, repr(now), entry.to_json(), event.id]
         for key, value in fields.items():
             args += [key, value]
         raced = self._open(keys=[self.keys.incident_by_cluster(cluster_id), self.keys.incident(incident_id),
-                                 self.keys.incidents_open(), self.keys.incident_audit(incident_id)], args=args)
+                                 self.keys.incidents_open(), self.keys.incident_audit(incident_id),
+                                 self.keys.incident_reports(incident_id)], args=args)
         if raced:  # another worker opened it between our read and the script: theirs stands
             incident = self.get(str(raced))
             assert incident is not None
@@ -290,8 +292,11 @@ class IncidentStore:
         return True
 
     def add_report(self, incident_id: str, event: Event, *, now: float | None = None) -> int:
-        """Another item of the same story: count it and note it in the audit. Returns the report count."""
+        """Another item of the same story: count it and note it in the audit. Returns the report count,
+        or 0 when this event was already counted."""
         now = time.time() if now is None else now
+        if not self.redis.sadd(self.keys.incident_reports(incident_id), event.id):
+            return 0  # this event was counted already (a retried ingest job)
         pipe = self.redis.pipeline()
         pipe.hincrby(self.keys.incident(incident_id), "reports", 1)
         pipe.rpush(self.keys.incident_audit(incident_id),

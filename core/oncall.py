@@ -159,16 +159,16 @@ def on_call(rotation: Rotation, when: datetime, overrides: Iterable[Override] = 
     return OnCall(primary, secondary, until, current, override)
 
 
-def next_change(rotation: Rotation, when: datetime, overrides: Iterable[Override] = ()) -> OnCall:
-    """Who is on call after the primary next changes (skipping boundaries that change nobody)."""
+def next_change(rotation: Rotation, when: datetime, overrides: Iterable[Override] = ()) -> tuple[datetime, OnCall]:
+    """When the primary next changes and who is on call from then (boundaries that change nobody are skipped)."""
     overrides = list(overrides)
     now = on_call(rotation, when, overrides)
-    later = on_call(rotation, now.until, overrides)
+    since, later = now.until, on_call(rotation, now.until, overrides)
     for _ in range(len(rotation.users) + 2 * len(overrides) + 1):
         if later.primary != now.primary:
             break
-        later = on_call(rotation, later.until, overrides)
-    return later
+        since, later = later.until, on_call(rotation, later.until, overrides)
+    return since, later
 
 
 def quiet_until(quiet: QuietHours | None, when: datetime) -> datetime | None:
@@ -188,3 +188,33 @@ def quiet_until(quiet: QuietHours | None, when: datetime) -> datetime | None:
     else:
         inside, end_day = now < end, today
     return _place(datetime.combine(end_day, end), zone) if inside else None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Whom one escalation step pages: `kind` (primary, secondary, user, here, channel, usergroup),
+    the Slack mention that pages them, and the user to DM (None for broadcasts and groups)."""
+
+    kind: str
+    mention: str
+    user: str | None = None
+
+
+def target(notify: str, who: OnCall) -> Target:
+    """The target of a step's `notify:` value at a moment. The only place page mentions are made;
+    a step whose person is missing (no secondary in a one-person rotation) falls back to the primary."""
+    if notify == "primary":
+        return Target("primary", f"<@{who.primary}>", who.primary)
+    if notify == "secondary":
+        user = who.secondary or who.primary
+        return Target("secondary" if who.secondary else "primary", f"<@{user}>", user)
+    if notify == "here":
+        return Target("here", "<!here>")
+    if notify == "channel":
+        return Target("channel", "<!channel>")
+    kind, _, ident = notify.partition(":")
+    if kind == "user":
+        return Target("user", f"<@{ident}>", ident)
+    if kind == "usergroup":
+        return Target("usergroup", f"<!subteam^{ident}>")
+    raise ValueError(f"unknown step target {notify!r}")

@@ -86,7 +86,7 @@ def test_handoff_inside_the_spring_gap_lands_just_after_it() -> None:
 def test_daily_rotation_in_new_york_across_both_changes() -> None:
     rot = Rotation(users=[A, B], handoff_day="monday", handoff_time="18:00", timezone="America/New_York",
                    period=86400, start="2025-01-06")
-    for day in (date_ for date_ in range(1, 30)):
+    for day in range(1, 31):
         for month in (3, 11):
             local = datetime(2025, month, day, 18, 0, tzinfo=NEW_YORK)
             at = local.astimezone(UTC)
@@ -121,7 +121,7 @@ def test_override_replaces_the_primary_for_its_window() -> None:
     assert who.until == now + timedelta(hours=4)
     assert on_call(rot, now + timedelta(hours=4), [cover]).primary == A
     assert on_call(rot, now - timedelta(seconds=1), [cover]).primary == A
-    assert next_change(rot, now, [cover]).primary == A
+    assert next_change(rot, now, [cover]) == (now + timedelta(hours=4), on_call(rot, now + timedelta(hours=4)))
 
 
 def test_override_by_the_next_person_moves_the_secondary_on() -> None:
@@ -147,7 +147,8 @@ def test_now_and_next_without_overrides() -> None:
     rot = berlin_weekly()
     now = on_call(rot, utc(2025, 1, 8, 12, 0))
     assert (now.primary, now.secondary, now.until) == (A, B, utc(2025, 1, 13, 8, 0))
-    assert next_change(rot, utc(2025, 1, 8, 12, 0)).primary == B
+    since, later = next_change(rot, utc(2025, 1, 8, 12, 0))
+    assert (since, later.primary) == (utc(2025, 1, 13, 8, 0), B)
 
 
 def test_single_person_rotation_has_no_secondary() -> None:

@@ -12,7 +12,7 @@ from slack_bolt import App
 
 from bot.deps import Deps
 
-ACTION_MODULES: tuple[str, ...] = ("share",)
+ACTION_MODULES: tuple[str, ...] = ("share", "incidents")
 
 
 def register(app: App, deps: Deps) -> None:
