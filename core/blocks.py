@@ -119,7 +119,8 @@ def event_message(event: Event, outlets: Sequence[str] = ()) -> Message:
     button = _button(event.link)
     if button:
         blocks.append({"type": "actions", "block_id": "links", "elements": [button]})
-    text = f"[{sev.value.upper()}] {truncate_escaped(event.title or '(untitled)', 500)} — {escape(_source(event))}"
+    headline = truncate_escaped(event.title or "(untitled)", 500)
+    text = f"[{sev.value.upper()}] {headline} — {truncate_escaped(_source(event), 80)}"
     return Message(text, blocks)
 
 
@@ -134,7 +135,8 @@ def thread_reply(event: Event) -> Message:
     button = _button(event.link)
     if button:
         blocks.append({"type": "actions", "block_id": "links", "elements": [button]})
-    return Message(f"Also reported by {escape(_source(event))}: {truncate_escaped(event.title, 500)}", blocks)
+    return Message(f"Also reported by {truncate_escaped(_source(event), 80)}: {truncate_escaped(event.title, 500)}",
+                   blocks)
 
 
 def digest_message(events: Sequence[Event], since: float | None, until: float) -> Message:

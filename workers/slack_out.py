@@ -85,8 +85,9 @@ class SlackOut:
 
     # --- the calls ------------------------------------------------------------------------------
     def post(self, channel: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None, *,
-             thread_ts: str | None = None, metadata: Mapping[str, Any] | None = None) -> str:
-        """chat.postMessage, paced for `channel`, links never unfurled. Returns the message ts."""
+             thread_ts: str | None = None, metadata: Mapping[str, Any] | None = None, paced: bool = True) -> str:
+        """chat.postMessage, paced for `channel` (unless the caller already took a slot with
+        `wait_for_slot`), links never unfurled. Returns the message ts."""
         kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False}
         if blocks:
             kwargs["blocks"] = list(blocks)
@@ -94,7 +95,7 @@ class SlackOut:
             kwargs["thread_ts"] = thread_ts
         if metadata:
             kwargs["metadata"] = dict(metadata)
-        response = self._call("chat.postMessage", kwargs, pace=channel)
+        response = self._call("chat.postMessage", kwargs, pace=channel if paced else None, channel=channel)
         self._count("posted")
         return str(response["ts"])
 
@@ -137,11 +138,13 @@ class SlackOut:
             self._sleep(wait)
         return wait
 
-    def _call(self, method: str, kwargs: dict[str, Any], *, pace: str | None = None) -> dict[str, Any]:
+    def _call(self, method: str, kwargs: dict[str, Any], *, pace: str | None = None,
+              channel: str | None = None) -> dict[str, Any]:
         failures = limited = 0
+        channel = channel or pace or kwargs.get("channel")
         while True:
-            if pace:
-                self.wait_for_slot(pace)
+            if pace or (limited and channel and method == "chat.postMessage"):
+                self.wait_for_slot(channel or "")  # after a 429 the retry takes a fresh slot too
             try:
                 response = self.client.api_call(method, json=kwargs) if method.startswith("chat.") \
                     else self.client.api_call(method, params=kwargs)
@@ -151,14 +154,14 @@ class SlackOut:
                 error = str(exc.response.get("error") or f"http_{status}")
                 if status == 429:
                     limited += 1
-                    self._ratelimited(method, pace)
+                    self._ratelimited(method, channel)
                     if limited >= self.ratelimit_attempts:
                         raise SlackUnavailable("ratelimited") from None
                     self._sleep(min(self.max_wait, _retry_after(exc.response.headers)))
                     continue
                 if status < 500 and error not in TRANSIENT_ERRORS:
                     self._count("failed")
-                    log.warning("slack refused %s: %s", method, error, extra={"channel": pace or kwargs.get("channel")})
+                    log.warning("slack refused %s: %s", method, error, extra={"channel": channel})
                     raise SlackDeliveryError(error) from None
                 reason = error
             except (SlackClientError, URLError, OSError) as exc:
@@ -169,7 +172,7 @@ class SlackOut:
             self._count("retried")
             delay = min(self.max_wait, self.backoff * 2 ** (failures - 1)) * (0.5 + random.random() / 2)
             log.info("slack %s failed (%s), retrying in %.2fs", method, reason, delay,
-                     extra={"channel": pace or kwargs.get("channel")})
+                     extra={"channel": channel})
             self._sleep(delay)
 
     def _ratelimited(self, method: str, channel: str | None) -> None:
