@@ -25,15 +25,16 @@ from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_cache: dict[Path, tuple[float, FeedsFile]] = {}
+_cache: dict[Path, tuple[tuple[int, int], FeedsFile]] = {}
 
 
 def _static_file(path: Path) -> FeedsFile:
     try:
-        mtime = path.stat().st_mtime
+        stat = path.stat()
     except FileNotFoundError:
         return FeedsFile()
     cached = _cache.get(path)
+    mtime = (stat.st_mtime_ns, stat.st_size)
     if cached and cached[0] == mtime:
         return cached[1]
     try:

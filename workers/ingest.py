@@ -9,34 +9,20 @@ so a retry after a failure part-way through neither loses nor doubles anything.
 
 from __future__ import annotations
 
-import importlib
 import logging
-from types import ModuleType
-from typing import Any
 
 from core import metrics
+from core.clusters import ClusterStore
 from core.events import EventStore
 from core.feeds import FeedConfig
 from core.intel import analyze
 from core.models import Event, Item
+from core.status import StatusStore
 from core.summarize import summarize
+from workers import deliver, escalate
 from workers.context import WorkerContext
 
 log = logging.getLogger(__name__)
-_missing_logged: set[str] = set()
-
-
-def _step(module: str) -> ModuleType | None:
-    """A later stage's module, or None while that part of the product is not in this build."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        if module not in _missing_logged:
-            _missing_logged.add(module)
-            log.warning("ingest stage not available in this build; skipped", extra={"module": module})
-        return None
 
 
 def to_event(item: Item, *, elements: list[str], topics: list[str], severity: str, summary: str = "",
@@ -52,9 +38,10 @@ def to_event(item: Item, *, elements: list[str], topics: list[str], severity: st
 
 def ingest_items(ctx: WorkerContext, feed: FeedConfig, items: list[Item]) -> list[Event]:
     """Analyse, summarize, cluster, store, re-score status, route and escalate each item, in order."""
-    clusters_mod, status_mod = _step("core.clusters"), _step("core.status")
-    deliver, escalate = _step("workers.deliver"), _step("workers.escalate")
-    events = EventStore(ctx.redis, ctx.keys, ctx.settings.retention_days * 86400)
+    retention = ctx.settings.retention_days * 86400
+    events = EventStore(ctx.redis, ctx.keys, retention)
+    clusters = ClusterStore(ctx.redis, ctx.keys, retention=retention)
+    statuses = StatusStore(ctx.redis, ctx.keys)
     out: list[Event] = []
     for item in items:
         analysis = analyze(item.title, item.text, tier=item.tier, language=item.language)
@@ -62,19 +49,13 @@ def ingest_items(ctx: WorkerContext, feed: FeedConfig, items: list[Item]) -> lis
         event = to_event(item, elements=list(analysis.elements), topics=list(analysis.topics),
                          severity=analysis.severity.value, summary=summary.text,
                          summary_original=summary.original)
-        cluster: Any = None
-        new_cluster = True
-        if clusters_mod is not None:
-            cluster, new_cluster = clusters_mod.ClusterStore(ctx.redis, ctx.keys).assign(event)
+        cluster, new_cluster = clusters.assign(event)
         events.add(event)
-        changes = status_mod.StatusStore(ctx.redis, ctx.keys).recompute(event.elements) \
-            if status_mod is not None and event.elements else []
-        if deliver is not None and cluster is not None:
-            deliver.route(ctx, event, cluster, new_cluster)
-            for change in changes:
-                deliver.route_status_change(ctx, change)
-        if escalate is not None and cluster is not None:
-            escalate.consider(ctx, event, cluster, new_cluster)
+        changes = statuses.recompute(event.elements) if event.elements else []
+        deliver.route(ctx, event, cluster, new_cluster)
+        for change in changes:
+            deliver.route_status_change(ctx, change)
+        escalate.consider(ctx, event, cluster, new_cluster)
         metrics.inc(ctx.redis, ctx.keys, "reewatch_items_total", {"result": "new" if new_cluster else "clustered"})
         metrics.inc(ctx.redis, ctx.keys, "reewatch_events_total", {"severity": event.severity})
         log.info("event stored", extra={"feed_id": feed.id, "event_id": event.id, "severity": event.severity,

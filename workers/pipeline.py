@@ -30,6 +30,7 @@ from core.parse import ParsedFeed, oldest_first, parse_feed
 from core.registry import FeedRegistry
 from core.settings import Settings
 from workers.context import WorkerContext
+from workers.deliver import announce_feed_disabled
 from workers.ingest import ingest_items
 
 log = logging.getLogger(__name__)
@@ -230,17 +231,8 @@ def _failed(ctx: WorkerContext, store: FeedStateStore, attempt: _Attempt, now: f
         return "error"
     if store.disable(feed.id, why, now=now):
         log.error("feed disabled", extra={"feed_id": feed.id, "reason": why})
-        _announce_disabled(ctx, feed.id, why)
+        announce_feed_disabled(ctx, feed.id, why)
     return "disabled"
-
-
-def _announce_disabled(ctx: WorkerContext, feed_id: str, reason: str) -> None:
-    try:
-        from workers.deliver import announce_feed_disabled
-    except ImportError:  # delivery (issue 5) not installed in this build: the state still says why
-        log.error("cannot announce disabled feed: workers.deliver is missing", extra={"feed_id": feed_id})
-        return
-    announce_feed_disabled(ctx, feed_id, reason)
 
 
 def validate_feed(settings: Settings, url: str) -> FeedProbe:
