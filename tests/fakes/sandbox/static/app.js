@@ -60,6 +60,10 @@ function token(inner) {
     const id = target.slice(1);
     return `<span class="mention${id === ui.user ? " me" : ""}">@${esc(label || userName(id))}</span>`;
   }
+  if (target.startsWith("!date^")) {  // <!date^EPOCH^{time}|fallback>: shown in the reader's own time zone
+    const when = new Date(Number(target.split("^")[1]) * 1000);
+    return isNaN(when) ? esc(unslack(label || "")) : esc(when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+  }
   if (target.startsWith("!subteam^")) return `<span class="mention">@${esc(label || target.slice(9))}</span>`;
   if (target.startsWith("!")) return `<span class="mention me">@${esc(target.slice(1).split("^")[0])}</span>`;
   if (target.startsWith("#")) return `<span class="chan">#${esc(label || target.slice(1))}</span>`;
@@ -86,6 +90,7 @@ function button(b, ctx, blockId) {
   btn.type = "button";
   btn.dataset.actionId = b.action_id || "";
   btn.addEventListener("click", async () => {
+    if (b.confirm && !window.confirm(`${(b.confirm.title || {}).text || "Are you sure?"}\n${(b.confirm.text || {}).text || ""}`)) return;
     if (b.url) window.open(b.url, "_blank", "noopener");
     btn.disabled = true;
     try {
