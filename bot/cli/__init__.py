@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from core.errors import ConfigError, ReewatchError, UsageError
 
 #: Modules that add subcommands, in the order `reewatch --help` lists them.
-COMMAND_MODULES = ("processes", "feeds", "intel", "slack", "demo")
+COMMAND_MODULES = ("processes", "feeds", "intel", "slack", "demo", "ops")
 
 
 def build_parser() -> argparse.ArgumentParser:
