@@ -156,7 +156,7 @@ def digest_message(events: Sequence[Event], since: float | None, until: float) -
         blocks.append(_context(f"… and {len(ordered) - DIGEST_ITEMS} more (see `/ree events`)", block_id="more"))
     if not ordered:
         blocks.append(_context("Nothing new matched this channel's subscriptions.", block_id="empty"))
-    return Message(f"Rare-earth digest: {len(ordered)} stories", blocks)
+    return Message(f"Rare-earth digest: {len(ordered)} {'story' if len(ordered) == 1 else 'stories'}", blocks)
 
 
 def _level(value: Any) -> str:
