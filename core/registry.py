@@ -49,6 +49,11 @@ def _static_file(path: Path) -> FeedsFile:
     return model
 
 
+def static_feeds(path: Path) -> list[FeedConfig]:
+    """The feeds of a feeds.yaml file (none when it does not exist)."""
+    return list(_static_file(path).feeds)
+
+
 class FeedRegistry:
     """Every configured feed, wherever it was configured."""
 
@@ -59,7 +64,7 @@ class FeedRegistry:
 
     def static(self) -> list[FeedConfig]:
         """Feeds of feeds.yaml (a missing file is no feeds; an invalid one raises ConfigError)."""
-        return list(_static_file(self.settings.feeds_file).feeds)
+        return static_feeds(self.settings.feeds_file)
 
     def runtime(self) -> list[FeedConfig]:
         out = []

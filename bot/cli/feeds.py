@@ -7,25 +7,30 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli.common import add, not_yet
+from bot.cli.common import add
+from bot.cli.feed_actions import cmd_opml, cmd_poll, cmd_preview
 from core.errors import ConfigError
 from core.feeds import check_file
 from core.settings import load_settings
+
+__all__ = ["cmd_check", "cmd_opml", "cmd_poll", "cmd_preview", "register"]
 
 
 def register(sub: Any) -> None:
     check = add(sub, "check", cmd_check, "validate settings and feeds.yaml; each problem as FILE:LINE: message")
     check.add_argument("file", nargs="?", type=Path, help="feeds file (default $REEWATCH_FEEDS_FILE or ./feeds.yaml)")
-    poll = add(sub, "poll", not_yet("feed ingestion, issue 3"), "poll feeds now: enqueue, or run here with --inline")
-    poll.add_argument("feed_ids", nargs="*", metavar="FEED_ID")
-    poll.add_argument("--inline", action="store_true")
-    preview = add(sub, "preview", not_yet("feed ingestion, issue 3"),
+    poll = add(sub, "poll", cmd_poll, "poll feeds now: enqueue, or run here with --inline")
+    poll.add_argument("feed_ids", nargs="*", metavar="FEED_ID", help="feeds to poll (default: every enabled feed)")
+    poll.add_argument("--inline", action="store_true", help="poll in this process instead of enqueueing")
+    preview = add(sub, "preview", cmd_preview,
                   "fetch, parse, tag, score and render one feed; posts and stores nothing")
     preview.add_argument("source", metavar="URL_OR_FILE")
-    preview.add_argument("--json", action="store_true")
-    opml = add(sub, "opml", not_yet("feed ingestion, issue 3"), "feeds in and out as OPML")
+    preview.add_argument("--json", action="store_true", help="one JSON object per line: item and message")
+    preview.add_argument("--limit", type=int, default=0, help="render only the first N items")
+    opml = add(sub, "opml", cmd_opml, "feeds in and out as OPML")
     opml.add_argument("action", choices=["import", "export"])
-    opml.add_argument("file", nargs="?", type=Path)
+    opml.add_argument("file", nargs="?", type=Path, help="import: the OPML file; export: output file (default stdout)")
+    opml.add_argument("--tier", default="other", help="import: tier of feeds that do not name one")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
