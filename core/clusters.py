@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 #: Weighted-Jaccard similarity at which a story joins a cluster, and the language-neutral one.
 JOIN_AT = 0.40
-JOIN_AT_NEUTRAL = 0.55
+JOIN_AT_NEUTRAL = 0.60
 _PER_BUCKET = 40  # newest clusters read per bucket: bounds the work for hot buckets
 _MEMBER_PRINTS = 6  # fingerprints kept per cluster (first reports plus the latest)
 

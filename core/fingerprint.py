@@ -26,11 +26,19 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     "japan": ("japan", "japanese", "tokyo", "日本", "对日"),
     "eu": ("eu", "europe", "european", "brussels", "欧盟", "欧洲"),
     "mofcom": ("mofcom", "commerce", "商务部"),
+    "foreign": ("foreign-made", "foreign-produced", "overseas", "境外", "海外"),
+    "cut": ("cut", "reduce", "lower", "slash", "减少", "下调", "削减", "压减"),
+    "end": ("expire", "expiry", "end", "lapse", "revive", "到期", "结束", "届满"),
+    "crackdown": ("crackdown", "crack", "打击", "专项行动"),
+    "truce": ("truce", "joint statement", "talks", "联合声明", "会谈", "休战"),
+    "firm": ("firm", "company", "companies", "企业", "公司"),
+    "add": ("add", "put", "列入"),
+    "deny": ("deny", "denies", "denied", "dismiss", "否认", "辟谣"),
     "customs": ("customs", "gac", "海关", "海关总署"),
     "export": ("export", "exporter", "outbound", "shipment", "出口"),
     "import": ("import", "importer", "进口"),
-    "control": ("control", "curb", "restriction", "restrict", "管制", "管控", "限制"),
-    "ban": ("ban", "prohibit", "prohibition", "embargo", "禁止", "禁运", "禁令"),
+    "control": ("control", "curb", "restriction", "restrict", "tighten", "管制", "管控", "限制"),
+    "ban": ("ban", "prohibit", "prohibition", "embargo", "禁止", "禁运", "禁令", "不予许可"),
     "suspend": ("suspend", "suspension", "pause", "暂停"),
     "licence": ("licence", "license", "licens", "permit", "许可", "许可证"),
     "general": ("general", "通用"),
@@ -54,7 +62,7 @@ _CONCEPTS: dict[str, tuple[str, ...]] = {
     "mine": ("mine", "mining", "miner", "开采", "矿山"),
     "production": ("production", "output", "produc", "生产", "产量"),
     "approve": ("approve", "approval", "grant", "批准", "审批"),
-    "implement": ("implement", "implementation", "effect", "实施", "生效"),
+    "implement": ("implement", "implementation", "impos", "effect", "实施", "生效"),
     "item": ("item", "物项"),
     "battery": ("battery", "电池"),
     "equipment": ("equipment", "设备"),
@@ -72,6 +80,13 @@ _MONTH_NAMES = "january february march april may june july august september octo
 _MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES.split())}
 _MONTHS.update({m[:3]: i for m, i in list(_MONTHS.items())})
 _MONTHS["sept"] = 9
+_PHRASES = (("united states", "us"), ("u.s.", "us"), ("ministry of commerce", "mofcom"),
+            ("commerce ministry", "mofcom"), ("rare earths", "rare-earth"), ("rare earth", "rare-earth"),
+            ("entity list", "entity"))
+_NUMBER_NAMES = "zero one two three four five six seven eight nine ten"
+_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_NUMBER_NAMES.split())}
+# Concepts nearly every story carries: they count, but little.
+_GENERIC = frozenset({"c:china", "c:export", "c:rare_earth", "c:announce", "c:mofcom", "c:ministry", "c:control"})
 _STOP_WORDS = """a an the of to in on for and or but by with from at as is are was were be been it its this that
     these those new over after before into than about amid says said say will would could may might has
     have had not no more most some any all up out off how why what who which while also just per vs via
@@ -86,7 +101,8 @@ _ZH_MONTH = re.compile(r"(\d{1,2})\s*月")
 
 @cache
 def _en_concepts() -> dict[str, str]:
-    return {w: c for c, words in _CONCEPTS.items() for w in words if not _CJK.search(w)}
+    """English word stem -> concept."""
+    return {_stem(w): c for c, words in _CONCEPTS.items() for w in words if not _CJK.search(w)}
 
 
 @cache
@@ -113,11 +129,47 @@ def _perms() -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
+@cache
+def _measures_by_number() -> dict[str, list[tuple[int, frozenset[str]]]]:
+    """Announcement number -> [(year, features)] from the recorded measures, so a notice that names only its
+    number ("2025年第57号") meets coverage that names its elements."""
+    from core import controls
+
+    out: dict[str, list[tuple[int, frozenset[str]]]] = {}
+    for m in controls.measures():
+        found = re.search(r"(\d{4}) No\.(\d+)", m.number)
+        if found is None:
+            continue
+        feats = {"el:" + e for e in m.elements}
+        if m.group == "rare_earth" or any(e in catalogue() and catalogue()[e].is_rare_earth for e in m.elements):
+            feats.add("c:rare_earth")
+        feats.add("c:suspend" if m.kind == "suspension" else "c:control")
+        out.setdefault(found.group(2), []).append((int(found.group(1)), frozenset(feats)))
+    return out
+
+
+def _known_measure(number: str, raw: str) -> frozenset[str]:
+    """Features of the recorded measure with this number: the one of the year the text names, else the newest."""
+    options = _measures_by_number().get(number, [])
+    if not options:
+        return frozenset()
+    years = {int(y) for y in re.findall(r"(20\d\d)", raw)}
+    for year, feats in options:
+        if year in years:
+            return feats
+    return max(options)[1]
+
+
 def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+    """A crude stem (bans -> ban, licences -> licenc, paused -> paus): enough to meet inflected forms."""
+    for suffix in ("ing", "ed", "es", "s", "e"):
+        if len(word) >= len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]
     return word
+
+
+# Severity classes that never share a story: an outright ban, a licensing measure, market friction, easing.
+_POLARITY = {"critical": "ban", "high": "restrict", "elevated": "stress", "easing": "good"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +178,7 @@ class Fingerprint:
     elements: frozenset[str]
     announcements: frozenset[str]  # announcement / order numbers: different numbers, different measures
     families: frozenset[str]
-    polarity: str  # "bad", "good" (easing) or "" (neutral)
+    polarity: str  # severity class: "ban", "restrict", "stress", "good", or "" (info)
 
     def dump(self) -> str:
         return "\t".join((" ".join(sorted(self.features)), " ".join(sorted(self.elements)),
@@ -147,12 +199,14 @@ def fingerprint(title: str, text: str = "", *, elements: list[str] | None = None
     raw = f"{title}\n{lead}"
     features: set[str] = set()
     concepts = _en_concepts()
-    words = raw.casefold()
-    for match in _WORD.finditer(_CJK.sub(" ", words).replace("rare earth", "rare-earth").replace("rare-earths",
-                                                                                                  "rare-earth")):
+    words = _CJK.sub(" ", raw.casefold())
+    for phrase, token in _PHRASES:
+        words = words.replace(phrase, token)
+    for match in _WORD.finditer(words):
         w = match.group().strip(".'-")
         if not w or w in _STOP:
             continue
+        w = _NUMBER_WORDS.get(w, w)
         if w[0].isdigit():
             features.add("n:" + w.replace(",", ""))
             continue
@@ -164,7 +218,7 @@ def fingerprint(title: str, text: str = "", *, elements: list[str] | None = None
             features.add("el:" + sym)
             continue
         stem = _stem(w)
-        concept = concepts.get(w) or concepts.get(stem)
+        concept = concepts.get(stem)
         features.add("c:" + concept if concept else "w:" + stem)
     pattern, terms = _zh_pattern()
     for run in _CJK.finditer(raw):
@@ -178,10 +232,12 @@ def fingerprint(title: str, text: str = "", *, elements: list[str] | None = None
         features.discard("n:" + m.group(1))
     for sym in elements or ():
         features.add("el:" + sym)
-    els = frozenset(f[3:] for f in features if f.startswith("el:"))
     anns = frozenset(m.group(1) for m in (*_ANN_EN.finditer(raw), *_ANN_ZH.finditer(raw)))
+    for ann in anns:
+        features.update(_known_measure(ann, raw))
+    els = frozenset(f[3:] for f in features if f.startswith("el:"))
     families = frozenset(FAMILIES[f[2:]] for f in features if f.startswith("c:") and f[2:] in FAMILIES)
-    polarity = "good" if severity == "easing" else ("bad" if severity in ("elevated", "high", "critical") else "")
+    polarity = _POLARITY.get(severity, "")
     return Fingerprint(frozenset(features), els, anns, families, polarity)
 
 
@@ -189,7 +245,7 @@ _WEIGHT = {"el": 3.0, "n:": 2.0, "m:": 1.0, "c:": 1.5, "w:": 1.0, "z:": 0.5}
 
 
 def _weight(feature: str) -> float:
-    return _WEIGHT.get(feature[:2], 1.0)
+    return 0.5 if feature in _GENERIC else _WEIGHT.get(feature[:2], 1.0)
 
 
 def similarity(a: Fingerprint, b: Fingerprint) -> float:
@@ -199,16 +255,24 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
     return inter / union if union else 0.0
 
 
+NEUTRAL_MIN_SHARED = 4.5
+
+
 def neutral_similarity(a: Fingerprint, b: Fingerprint) -> float:
-    """Weighted Jaccard over the language-neutral features only (elements, numbers, months, concepts),
-    so a Chinese notice and its English coverage can meet."""
+    """Weighted overlap (shared / smaller side) of the language-neutral features only (elements, numbers,
+    months, concepts), so a Chinese notice and its English coverage can meet; 0 unless both carry the
+    same severity class and share at least NEUTRAL_MIN_SHARED of weight, not all of it elements."""
+    if not a.polarity or a.polarity != b.polarity:
+        return 0.0  # only stories that say something of the same weight meet across languages
     fa = {f for f in a.features if f[:2] in ("el", "n:", "m:", "c:")}
     fb = {f for f in b.features if f[:2] in ("el", "n:", "m:", "c:")}
-    if len(fa) < 4 or len(fb) < 4:
+    shared = fa & fb
+    inter = sum(_weight(f) for f in shared)
+    # Shared elements alone are not a story: something about what happened must match too.
+    if inter < NEUTRAL_MIN_SHARED or sum(_weight(f) for f in shared if not f.startswith("el:")) < 1.0:
         return 0.0
-    inter = sum(_weight(f) for f in fa & fb)
-    union = sum(_weight(f) for f in fa | fb)
-    return inter / union if union else 0.0
+    smaller = min(sum(_weight(f) for f in fa), sum(_weight(f) for f in fb))
+    return inter / smaller if smaller else 0.0
 
 
 def conflict(a: Fingerprint, b: Fingerprint) -> str | None:
@@ -217,8 +281,10 @@ def conflict(a: Fingerprint, b: Fingerprint) -> str | None:
         return "different announcements"
     if a.elements and b.elements and not a.elements & b.elements:
         return "different elements"
-    if {a.polarity, b.polarity} == {"good", "bad"}:
-        return "opposite direction"
+    if a.polarity and b.polarity and a.polarity != b.polarity:
+        return "different direction or weight"  # a ban is not a licence rule, and neither is easing
+    if ("c:deny" in a.features) != ("c:deny" in b.features):
+        return "a denial is not the report it denies"
     if a.families and b.families and not a.families & b.families:
         return "different kind of measure"
     return None
@@ -234,9 +300,10 @@ def buckets(fp: Fingerprint) -> list[str]:
     """LSH band keys plus anchors (each element with each announcement number) for candidate lookup."""
     sig = signature(fp)
     out = [f"b{i}:{zlib.crc32(repr(sig[i:i + ROWS]).encode()):08x}" for i in range(0, len(sig), ROWS)]
-    for sym in sorted(fp.elements):
-        for ann in sorted(fp.announcements):
-            out.append(f"a:{sym}:{ann}")
+    # Anchors let stories that share little wording meet (a Chinese notice and its English coverage):
+    # each element with the story's direction, and each announcement number.
+    out.extend(f"e:{sym}:{fp.polarity}" for sym in sorted(fp.elements))
+    out.extend(f"a:{ann}" for ann in sorted(fp.announcements))
     if not fp.elements:
-        out.extend(f"a:_:{ann}" for ann in sorted(fp.announcements))
+        out.extend(f"f:{fam}:{fp.polarity}" for fam in sorted(fp.families))
     return out

@@ -77,17 +77,17 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str]], ...] = (
                                         r"slide|slid|plunge[sd]?)\b")),
     (Severity.EASING, "controls suspended", _r(r"暂停(?:实施|执行|适用)|停止实施|延长暂停|"
                                                r"暂停\S{0,8}?(?:管制|措施|公告)", 0)),
-    (Severity.EASING, "licences granted", _r(r"通用许可|(?:批准|发放|颁发)\S{0,6}?许可", 0)),
+    (Severity.EASING, "licences granted", _r(r"通用许可|(?:批准|获批|发放|颁发|获得)\S{0,6}?许可", 0)),
     (Severity.EASING, "exports resume", _r(r"恢复\S{0,4}?(?:出口|供应|发货)", 0)),
     (Severity.EASING, "de-escalation", _r(r"休战|框架协议|联合声明|豁免|放宽|"
                                           r"(?:取消|解除)\S{0,8}?(?:管制|限制|禁令|措施|关税)", 0)),
-    (Severity.EASING, "prices fall", _r(r"价格\S{0,2}?(?:下跌|回落|走低|下滑|大跌)", 0)),
+    (Severity.EASING, "prices fall", _r(r"价格\S{0,6}?(?:下跌|回落|走低|下滑|大跌)", 0)),
     # Critical: outright prohibition or cut-off.
     (Severity.HIGH, "technology export ban", _r(r"\btechnolog(?:y|ies)\s+" + _GAP % 2 + r"export\s+bans?\b|"
-                                                r"\bbans?\s+(?:the\s+)?exports?\s+of\s+" + _GAP % 4
+                                                r"\bbans?\s+(?:the\s+)?exports?\s+of\s+" + _GAP % 6
                                                 + r"technolog(?:y|ies)\b")),
-    (Severity.CRITICAL, "export ban", _r(r"\bexport\s+bans?\b|\bban(?:s|ned|ning)?\s+(?:on\s+)?(?:\w+\s+){0,4}?"
-                                         r"exports?\b|\bexports?\s+(?:\w+\s+){0,3}?(?:banned|prohibited)\b|"
+    (Severity.CRITICAL, "export ban", _r(r"\bexport\s+bans?\b|\bban(?:s|ned|ning)?\s+(?:on\s+)?"
+                                         r"(?:[\w,'’-]+\s+){0,6}?exports?\b|\bexports?\s+(?:\w+\s+){0,3}?(?:banned|prohibited)\b|"
                                          r"\bprohibit(?:s|ed|ing|ion\s+on)?\s+(?:\w+\s+){0,4}?exports?\b")),
     (Severity.CRITICAL, "embargo", _r(r"\bembargo(?:es|ed)?\b")),
     (Severity.CRITICAL, "flows stopped", _r(r"\b(?:halt(?:s|ed|ing)?|stop(?:s|ped|ping)?|suspend(?:s|ed|ing)?|"
@@ -95,8 +95,11 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str]], ...] = (
                                             r"(?:all\s+)?(?:\w+\s+){0,4}?" + _FLOW)),
     (Severity.CRITICAL, "flows stopped", _r(r"\b(?:cuts?\s+off|cut-off\s+of)\s+(?:\w+\s+){0,3}?supply\b")),
     (Severity.CRITICAL, "force majeure", _r(r"\bforce\s+majeure\b")),
+    # Listing firms cuts them off (critical); listing items is licensing (high, below).
     (Severity.CRITICAL, "entity listing", _r(r"\b(?:add(?:s|ed|ing)?|put(?:s|ting)?|place[sd]?|plac(?:es|ing))\s+"
-                                             r"(?:[\w.&'’-]+\s+){0,8}?(?:to|on)\s+(?:its\s+|the\s+|an?\s+)?"
+                                             r"(?:[\w.,&'’-]+\s+){0,10}?(?:firms?|compan(?:y|ies)|entit(?:y|ies)|"
+                                             r"contractors?|makers?|groups?|businesses|corporations?)\s+"
+                                             r"(?:[\w.&'’-]+\s+){0,4}?(?:to|on)\s+(?:its\s+|the\s+|an?\s+)?"
                                              r"(?:export[- ]control(?:led)?\s+(?:control\s+)?|"
                                              r"unreliable\s+entit(?:y|ies)\s+|entity\s+)list\b|\bunreliable\s+entit(?:y|ies)\s+list\b")),
     (Severity.CRITICAL, "denial in principle", _r(r"\bnot\s+(?:be\s+)?permitted\s+in\s+principle\b|"
@@ -111,6 +114,8 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str]], ...] = (
                                            r"slap|broaden|step(?:s|ped)?\s+up|rolls?\s+out|launch|adopt)\w*\s+"
                                            r"(?:\w+\s+){0,5}?(?:export\s+)?(?:controls?|curbs?|restrictions?|"
                                            r"licensing)\b")),
+    (Severity.HIGH, "items listed", _r(r"\b(?:add(?:s|ed|ing)?|put(?:s|ting)?)\s+(?:[\w.,&'’-]+\s+){0,10}?(?:to|on)\s+"
+                                       r"(?:its\s+|the\s+)?(?:[\w-]+\s+){0,2}?export[- ]controls?(?:\s+list)?\b")),
     (Severity.HIGH, "controls imposed", _r(r"\bnew\s+(?:\w+\s+){0,3}?(?:export\s+)?(?:controls?|curbs?|restrictions?|"
                                            r"licensing)\b|\b(?:controls?|curbs?|restrictions?)\s+on\s+"
                                            r"(?:\w+\s+){0,4}?exports?\b|\bexport\s+(?:curbs?|restrictions?)\b|"
@@ -141,11 +146,11 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str]], ...] = (
                                           r"\btraceability\b")),
     (Severity.ELEVATED, "price spike", _r(r"\bprices?\s+(?:\w+\s+){0,2}?(?:spike[sd]?|surge[sd]?|soar(?:s|ed|ing)?|"
                                           r"jump(?:s|ed)?|rise[sn]?|rose|climb(?:s|ed)?|rall(?:y|ies|ied)|"
-                                          r"hit\s+(?:a\s+)?record|double[sd]?|skyrocket\w*|spiral\w*)\b|"
+                                          r"hit(?:s|ting)?\s+(?:a\s+)?record|double[sd]?|skyrocket\w*|spiral\w*)\b|"
                                           r"\b(?:spike|surge|rally|jump)\s+in\s+(?:\w+\s+){0,3}?prices?\b|"
                                           r"\brecord[- ]high\s+prices?\b")),
     (Severity.ELEVATED, "shortage", _r(r"\bshortages?\b|\bstockpil\w+|\bsupply\s+(?:crunch|squeeze|disruptions?|"
-                                       r"shocks?|risks?|concerns?|fears?|worries|gap)\b|\bscramble\s+for\b")),
+                                       r"shocks?|risks?|concerns?|fears?|worries|gap)\b|\bscramble\s+for\b|\bsqueez\w*\s+supply\b")),
     (Severity.ELEVATED, "tariffs", _r(r"\btariffs?\b|\banti-dumping\b")),
     (Severity.ELEVATED, "outage", _r(r"\b(?:halt|suspend|stop|shut|idle|curtail)\w*\s+(?:\w+\s+){0,3}?(?:production|"
                                      r"output|operations|mining|smelting|plant|mine|refinery)\b|\boutage\b|"
@@ -153,7 +158,7 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str]], ...] = (
     (Severity.ELEVATED, "licence delays", _r(r"审批\S{0,2}?(?:缓慢|放缓|延迟|积压|收紧)", 0)),
     (Severity.ELEVATED, "quota cut", _r(r"配额|总量控制指标|减产", 0)),
     (Severity.ELEVATED, "enforcement", _r(r"打击\S{0,4}?走私|走私|核查|专项检查|追溯|流向记录", 0)),
-    (Severity.ELEVATED, "price spike", _r(r"价格\S{0,2}?(?:上涨|暴涨|飙升|大涨|走高|创新高|上扬)|暴涨|飙升", 0)),
+    (Severity.ELEVATED, "price spike", _r(r"价格\S{0,6}?(?:上涨|暴涨|飙升|大涨|走高|创新高|上扬)|暴涨|飙升", 0)),
     (Severity.ELEVATED, "shortage", _r(r"短缺|收储|供应紧张|断货", 0)),
     (Severity.ELEVATED, "tariffs", _r(r"加征关税|关税|反倾销", 0)),
     (Severity.ELEVATED, "outage", _r(r"停产|停工|关停", 0)),
@@ -167,7 +172,8 @@ _HEDGE = _r(r"\b(?:could|may|might|mulls?|mulling|consider(?:s|ing)?|weigh(?:s|i
             r"plans?\s+to|poised\s+to|expected\s+to|likely|possible|analysis|opinion|explainer|what\s+.+\s+means)\b|"
             r"\?\s*$|或将|拟|可能|考虑")
 _HEDGE_EXEMPT = frozenset({"official"})
-_DROP = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.ELEVATED, Severity.ELEVATED: Severity.INFO}
+# Hedged commentary tempers claims of new controls or bans; it does not erase market stress.
+_DROP = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.ELEVATED}
 
 
 @dataclass(slots=True)

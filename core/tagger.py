@@ -117,7 +117,8 @@ def _index() -> _Index:
         names=re.compile(edge_l + "(?:" + _alternation(list(names)) + ")" + edge_r, re.I),
         names_map={k: tuple(dict.fromkeys(v)) for k, v in names.items()},
         compounds=re.compile(edge_l + "(?:" + _alternation(list(compounds)) + ")" + edge_r) if compounds else None,
-        compounds_map={k: tuple(dict.fromkeys(v)) for k, v in compounds.items()},
+        compounds_map={k: tuple(sorted(dict.fromkeys(v), key=lambda s, k=k: k.find(s) % 1000))
+                       for k, v in compounds.items()},
         zh=re.compile(_alternation(list(zh))),
         zh_map={k: tuple(dict.fromkeys(v)) for k, v in zh.items()},
         symbols=re.compile(edge_l + "(?:" + _alternation(symbols) + ")" + edge_r),

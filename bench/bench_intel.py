@@ -1,0 +1,169 @@
+"""Element intelligence on the labelled set (tests/data/labelled.yaml): tagging precision and recall,
+severity accuracy, clustering pair precision and recall, and throughput of tag+score+cluster against
+a plain regex scan of element names measured in the same run.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.clusters import ClusterStore
+from core.elements import catalogue
+from core.intel import analyze
+from core.keys import Keys
+from core.models import Event
+
+LABELLED = Path(__file__).resolve().parents[1] / "tests" / "data" / "labelled.yaml"
+START = 1_790_000_000.0  # a fixed clock for the clustering replay
+
+
+def load_labelled(path: Path = LABELLED) -> dict[str, list[dict[str, Any]]]:
+    data: dict[str, list[dict[str, Any]]] = yaml.safe_load(path.read_text("utf-8"))
+    return data
+
+
+@dataclass
+class PR:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+def tagging_scores(rows: Iterable[dict[str, Any]]) -> tuple[PR, list[str]]:
+    """Micro-averaged element precision/recall, and one line per row that differs from its label."""
+    pr, misses = PR(), []
+    for row in rows:
+        got = set(analyze(row["title"], row.get("text", ""), tier=row.get("tier", "other")).elements)
+        gold = set(row["elements"])
+        pr.tp += len(got & gold)
+        pr.fp += len(got - gold)
+        pr.fn += len(gold - got)
+        if got != gold:
+            misses.append(f"{row.get('id', '-')}: {row['title']!r} gold={sorted(gold)} got={sorted(got)}")
+    return pr, misses
+
+
+def severity_scores(rows: Iterable[dict[str, Any]]) -> tuple[float, list[str]]:
+    ok, total, misses = 0, 0, []
+    for row in rows:
+        got = analyze(row["title"], row.get("text", ""), tier=row.get("tier", "other")).severity.value
+        total += 1
+        if got == row["severity"]:
+            ok += 1
+        else:
+            misses.append(f"{row['id']}: {row['title']!r} gold={row['severity']} got={got}")
+    return (ok / total if total else 1.0), misses
+
+
+def to_event(row: dict[str, Any]) -> Event:
+    a = analyze(row["title"], row.get("text", ""), tier=row["tier"])
+    return Event(id=row["id"], feed_id=f"{row['tier']}-{row['lang']}-{row['id']}", title=row["title"],
+                 link=f"https://example.test/{row['id']}", text=row.get("text", ""),
+                 published=START + row["t"], fetched_at=START + row["t"], language=row["lang"], tier=row["tier"],
+                 source=f"outlet-{row['id']}", elements=a.elements, severity=a.severity.value)
+
+
+def cluster_scores(store: ClusterStore, rows: list[dict[str, Any]]) -> tuple[PR, list[str]]:
+    """Replay the rows in time order through `store`; pairwise precision/recall against the gold stories."""
+    assigned: dict[str, str] = {}
+    for row in sorted(rows, key=lambda r: r["t"]):
+        cluster, _ = store.assign(to_event(row), now=START + row["t"])
+        assigned[row["id"]] = cluster.id
+    pr, problems = PR(), []
+    for a, b in combinations(rows, 2):
+        same_gold = a["story"] == b["story"]
+        same_got = assigned[a["id"]] == assigned[b["id"]]
+        if same_gold and same_got:
+            pr.tp += 1
+        elif same_got:
+            pr.fp += 1
+            problems.append(f"merged {a['id']} + {b['id']}: {a['title']!r} / {b['title']!r}")
+        elif same_gold:
+            pr.fn += 1
+            problems.append(f"split {a['id']} / {b['id']}: {a['title']!r} / {b['title']!r}")
+    return pr, problems
+
+
+def _baseline_scan(rows: list[dict[str, Any]]) -> int:
+    """The naive tagger: one case-insensitive regex of English and Chinese names."""
+    names = [el.name_en for el in catalogue().values()] + [el.name_zh for el in catalogue().values()]
+    pattern = re.compile("|".join(re.escape(n) for n in names), re.I)
+    return sum(len(pattern.findall(r["title"] + "\n" + r.get("text", ""))) for r in rows)
+
+
+def _throughput(rows: list[dict[str, Any]], store_factory: Any, rounds: int) -> tuple[float, float, float]:
+    """(baseline items/s, analyze items/s, analyze+cluster items/s)."""
+    n = len(rows) * rounds
+    started = time.perf_counter()
+    for _ in range(rounds):
+        _baseline_scan(rows)
+    base = n / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for row in rows:
+            analyze(row["title"], row.get("text", ""), tier=row["tier"])
+    tagged = n / (time.perf_counter() - started)
+    store: ClusterStore = store_factory()
+    started = time.perf_counter()
+    for i in range(rounds):
+        for row in rows:
+            event = to_event(row)
+            event.id = f"{row['id']}-{i}"
+            event.title = f"{row['title']} {i}"  # distinct stories per round, so the index keeps growing
+            store.assign(event, now=START + row["t"])
+    full = n / (time.perf_counter() - started)
+    return base, tagged, full
+
+
+def run() -> list[str]:
+    from bench.common import bench_settings
+    from core.redisconn import connect
+
+    data = load_labelled()
+    items, traps = data["items"], data["traps"]
+    lines = []
+    pr, _ = tagging_scores(items + traps)
+    lines.append(f"tagging ({len(items)} items + {len(traps)} traps): precision {pr.precision:.3f}, "
+                 f"recall {pr.recall:.3f} (targets 0.97 / 0.95)")
+    acc, _ = severity_scores(items)
+    lines.append(f"severity exact-match accuracy: {acc:.3f}")
+    held = data.get("holdout") or []
+    if held:
+        hpr, _ = tagging_scores(held)
+        hacc, _ = severity_scores([r for r in held if "severity" in r])
+        lines.append(f"holdout ({len(held)} written after the rules): tagging precision {hpr.precision:.3f}, "
+                     f"recall {hpr.recall:.3f}; severity accuracy {hacc:.3f}")
+    with bench_settings() as settings:
+        assert settings.redis_url
+        client = connect(settings.redis_url)
+        counter = iter(range(1_000_000))
+
+        def fresh() -> ClusterStore:
+            return ClusterStore(client, Keys(f"{settings.redis_prefix}{next(counter)}:"))
+
+        cpr, _ = cluster_scores(fresh(), items)
+        lines.append(f"clustering pairs: precision {cpr.precision:.3f}, recall {cpr.recall:.3f} "
+                     f"({cpr.tp} joined, {cpr.fp} wrongly merged, {cpr.fn} missed)")
+        rounds = 20
+        base, tagged, full = _throughput(items, fresh, rounds)
+        lines.append(f"baseline regex name scan: {base:,.0f} items/s")
+        lines.append(f"analyze (tag+score): {tagged:,.0f} items/s = {tagged / base:.3f}x baseline")
+        lines.append(f"analyze+cluster on Redis ({len(items) * rounds} stories in the window at the end): "
+                     f"{full:,.0f} items/s = {1e6 / full:,.0f} us/item = {full / base:.4f}x baseline")
+    return lines
