@@ -147,6 +147,7 @@ def digest_message(events: Sequence[Event], since: float | None, until: float) -
     blocks = [_section(head, "digest_head")]
     for i, event in enumerate(ordered[:DIGEST_ITEMS]):
         url = safe_url(event.link)
+        url = url if url and len(escape(url)) <= 1500 else None  # a section holds 3000 characters
         title = truncate_escaped(event.title or "(untitled)", 200)
         title = f"<{escape(url)}|{title.replace('|', '¦')}>" if url else title
         tags = " ".join(f"`{escape(s)}`" for s in event.elements[:6])
