@@ -36,10 +36,10 @@ def severity_of(params: dict[str, Any]) -> str | None:
     """The first severity word of the message's header/context blocks or its text fallback."""
     words: list[str] = []
     blocks = params.get("blocks")
-    for block in blocks if isinstance(blocks, list) else []:
+    for i, block in enumerate(blocks if isinstance(blocks, list) else []):
         if not isinstance(block, dict):
             continue
-        if block.get("type") == "header":
+        if block.get("type") == "header" or (i == 0 and block.get("type") == "section"):  # headline badge
             words.append(str((block.get("text") or {}).get("text", "")))
         if block.get("type") == "context":
             words += [str(e.get("text", "")) for e in block.get("elements", []) if isinstance(e, dict)]

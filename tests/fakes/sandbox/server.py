@@ -199,7 +199,7 @@ class Sandbox:
         elif reply.get("text") or reply.get("blocks"):
             visible = None if reply.get("response_type") == "in_channel" else user
             self._add_local(channel, str(reply.get("text") or ""), reply.get("blocks") or [], visible, "reply")
-        return {"ok": status == 200, "status": status, "reply": reply}
+        return {"ok": status == 200, "status": status, "reply": reply, "response_url": self.standin.response_url(rid)}
 
     def click(self, params: dict[str, Any]) -> dict[str, Any]:
         """A button click on a message (or the App Home): a signed block_actions payload."""
@@ -236,7 +236,7 @@ class Sandbox:
         status, reply = self._post(req.body, req.headers)
         if status != 200 and channel:
             self._add_local(channel, f":warning: the bot answered HTTP {status}", [], user, "reply")
-        return {"ok": status == 200, "status": status, "reply": reply}
+        return {"ok": status == 200, "status": status, "reply": reply, "response_url": self.standin.response_url(rid)}
 
     def open_home(self, user: str) -> dict[str, Any]:
         """The user opened the App Home tab: a signed app_home_opened event."""

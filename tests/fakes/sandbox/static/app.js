@@ -17,6 +17,9 @@ const EMOJI = {
   white_large_square: "⬜", black_circle: "⚫", heavy_minus_sign: "➖", arrow_right: "➡️", loudspeaker: "📢",
 };
 const SEVERITIES = ["critical", "high", "elevated", "easing", "info"];
+// The badges core/blocks.py puts in front of a headline.
+const BADGE_SEVERITY = { ":red_circle:": "critical", ":large_orange_circle:": "high", ":large_yellow_circle:": "elevated",
+  ":large_green_circle:": "easing", ":white_circle:": "info" };
 const COLOR_SEVERITY = { "#d0021b": "critical", "#e8700a": "high", "#e0b000": "elevated", "#2eb67d": "easing" };
 
 const ui = {
@@ -167,11 +170,15 @@ function severityOf(m) {
     if (COLOR_SEVERITY[c]) return COLOR_SEVERITY[c];
   }
   const words = [];
-  for (const b of m.blocks || []) {
+  const blocks = m.blocks || [];
+  for (const b of blocks) {
     if (b.type === "header" && b.text) words.push(b.text.text);
     if (b.type === "context") (b.elements || []).forEach((x) => words.push(x.text || ""));
   }
-  const hay = words.join(" ").toLowerCase();
+  const first = blocks.find((b) => b.type === "section" && b.text);
+  const hay = [first ? first.text.text : "", ...words].join(" ").toLowerCase();
+  const badge = Object.keys(BADGE_SEVERITY).find((code) => hay.includes(code));
+  if (badge) return BADGE_SEVERITY[badge];
   return SEVERITIES.find((s) => new RegExp("\\b" + s + "\\b").test(hay)) || null;
 }
 
