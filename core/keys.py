@@ -61,6 +61,10 @@ class Keys:
     def seen(self, feed_id: str) -> str:
         return self._k("seen", feed_id)
 
+    def seen_bucket(self, feed_id: str, bucket: str) -> str:
+        """One of a feed's 64 small hashes of seen item keys (bucket = a base64 character)."""
+        return self._k("seen", feed_id, bucket)
+
     def seen_global(self, kind: str) -> str:
         return self._k("seen", "_", kind)
 
