@@ -94,7 +94,10 @@ _STOP_WORDS = """a an the of to in on for and or but by with from at as is are w
 _STOP = frozenset(_STOP_WORDS.split())
 _WORD = re.compile(r"[a-z][a-z.'-]*[a-z]|[a-z]|\d+(?:[.,]\d+)*%?")
 _CJK = re.compile(r"[\u3400-\u9fff]+")
-_ANN_EN = re.compile(r"\b(?:no|number|announcement|order)\s*\.?\s*(\d{1,3})\b", re.I)
+# "Announcement No. 57", "Ann. 2025 No.70", "2025 No.18", "No. 61 announcement" - but not "the No. 1 producer".
+_ANN_EN = re.compile(r"\b(?:announcement|ann\.|order|decree|notice|circular)\s*(?:\(?20\d\d\)?\s*)?"
+                     r"(?:no\.?|number|#)?\s*(\d{1,3})\b|\b20\d\d\s+no\.\s*(\d{1,3})\b|"
+                     r"\bno\.\s*(\d{1,3})\s+(?:announcement|notice|order|decree)", re.I)
 _ANN_ZH = re.compile(r"第\s*(\d{1,3})\s*号")
 _ZH_MONTH = re.compile(r"(\d{1,2})\s*月")
 
@@ -232,7 +235,7 @@ def fingerprint(title: str, text: str = "", *, elements: list[str] | None = None
         features.discard("n:" + m.group(1))
     for sym in elements or ():
         features.add("el:" + sym)
-    anns = frozenset(m.group(1) for m in (*_ANN_EN.finditer(raw), *_ANN_ZH.finditer(raw)))
+    anns = frozenset(next(g for g in m.groups() if g) for m in (*_ANN_EN.finditer(raw), *_ANN_ZH.finditer(raw)))
     for ann in anns:
         features.update(_known_measure(ann, raw))
     els = frozenset(f[3:] for f in features if f.startswith("el:"))
