@@ -14,8 +14,10 @@ gone (410), rate_limited (429), http_<status>.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+import ssl
 import time
 import zlib
 from contextlib import closing
@@ -67,15 +69,21 @@ def body_hash(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: loading the CA bundle costs more than a whole 304 poll."""
+    return httpx.create_ssl_context()
+
+
 class _GuardedTransport(httpx.HTTPTransport):
     """httpx's transport on a connection pool whose sockets come from the SSRF-guarded backend."""
 
     def __init__(self, *, allow_private: bool, exempt: frozenset[str], max_connections: int) -> None:
-        super().__init__(trust_env=False)
+        super().__init__(verify=_ssl_context(), trust_env=False)
         # HTTPTransport has no network_backend argument; swap its pool for one that has it.
         self._pool.close()
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context(),
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             keepalive_expiry=30.0,

@@ -6,8 +6,8 @@ normalized title catch GUID churn and edited or re-issued items; a link or title
 entries of one fetch share (a feed that links every item to its home page) is not used as a key.
 
 `SeenStore.claim` decides "new" for a whole fetch in one Lua script, so two workers polling the same
-feed never both accept an item. Keys are kept per feed in one sorted set (member = kind letter +
-12-character hash, score = last seen), pruned by age, so memory per item is a few dozen bytes.
+feed never both accept an item. Keys are kept per feed in 64 small hashes (member = kind letter +
+12-character hash, value = last seen), pruned by age, so memory per item is about 60 bytes.
 """
 
 from __future__ import annotations
@@ -147,37 +147,60 @@ def identify(entries: Sequence[Entry]) -> list[ItemKeys | None]:
     return out
 
 
-# KEYS[1] seen set. ARGV: now, cutoff, title cutoff, ttl, then per item: n, member_1..member_n.
-# Returns one flag per item: 1 new, 0 seen. Every member is (re)stamped with `now`, so an item
-# that stays in the feed never ages out and a churned GUID is remembered next to its old keys.
+BUCKETS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+PRUNE_EVERY = 3600
+
+# KEYS: the bucket hashes this claim touches. ARGV: now, cutoff, title cutoff, ttl, prune interval,
+# then per item: n, then n pairs (bucket index into KEYS, member). Returns one flag per item: 1 new,
+# 0 seen. Every member is (re)stamped with `now`, so an item that stays in the feed never ages out
+# and a churned GUID is remembered next to its old keys. Each touched bucket is pruned of entries
+# older than the retention at most once per prune interval (field "~p" holds when it last was).
 _CLAIM = """
-local now, cutoff, tcut, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. cutoff)
-local out, i = {}, 5
+local now, cutoff, tcut = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local ttl, every = tonumber(ARGV[4]), tonumber(ARGV[5])
+for k = 1, #KEYS do
+  local pruned = tonumber(redis.call('HGET', KEYS[k], '~p') or '0')
+  if now - pruned >= every then
+    local all = redis.call('HGETALL', KEYS[k])
+    for f = 1, #all, 2 do
+      if all[f] ~= '~p' and tonumber(all[f + 1]) < cutoff then redis.call('HDEL', KEYS[k], all[f]) end
+    end
+    redis.call('HSET', KEYS[k], '~p', now)
+  end
+end
+local out, i = {}, 6
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   local new = 1
-  for j = i + 1, i + n do
-    local score = redis.call('ZSCORE', KEYS[1], ARGV[j])
+  for j = i + 1, i + 2 * n, 2 do
+    local score = redis.call('HGET', KEYS[tonumber(ARGV[j])], ARGV[j + 1])
     if score then
       local limit = cutoff
-      if string.sub(ARGV[j], 1, 1) == 't' then limit = tcut end
+      if string.sub(ARGV[j + 1], 1, 1) == 't' then limit = tcut end
       if tonumber(score) >= limit then new = 0 end
     end
   end
-  for j = i + 1, i + n do
-    redis.call('ZADD', KEYS[1], now, ARGV[j])
+  for j = i + 1, i + 2 * n, 2 do
+    redis.call('HSET', KEYS[tonumber(ARGV[j])], ARGV[j + 1], now)
   end
   out[#out + 1] = new
-  i = i + n + 1
+  i = i + 2 * n + 1
 end
-redis.call('EXPIRE', KEYS[1], ttl)
+for k = 1, #KEYS do redis.call('EXPIRE', KEYS[k], ttl) end
 return out
 """
 
 
+def _bucket(member: str) -> str:
+    return member[1]  # the first base64 character of the digest: 64 evenly filled buckets
+
+
 class SeenStore:
-    """Per-feed memory of item keys with bounded retention; `claim` is the one atomic "new?" decision."""
+    """Per-feed memory of item keys with bounded retention; `claim` is the one atomic "new?" decision.
+
+    A feed's keys are spread over 64 small hashes (member -> last seen), which Redis keeps in its
+    compact listpack encoding up to hash-max-listpack-entries fields each: about a quarter of the
+    memory of one sorted set holding the same members."""
 
     def __init__(self, redis: redis_lib.Redis, keys: Keys, retention_seconds: float) -> None:
         self.redis = redis
@@ -185,22 +208,39 @@ class SeenStore:
         self.retention = retention_seconds
         self._claim = redis.register_script(_CLAIM)
 
+    def bucket_keys(self, feed_id: str) -> list[str]:
+        return [self.keys.seen_bucket(feed_id, b) for b in BUCKETS]
+
     def claim(self, feed_id: str, items: Sequence[ItemKeys], *, now: float | None = None) -> list[bool]:
         """Record every item's keys; True for each item none of whose keys was seen before."""
         if not items:
             return []
         now = time.time() if now is None else now
-        args: list[str | float] = [now, now - self.retention, now - min(TITLE_WINDOW, self.retention),
-                                   int(self.retention) + 86400]
+        slots: dict[str, int] = {}
+        per_item: list[str | int] = []
         for item in items:
-            args.append(len(item.members))
-            args.extend(item.members)
-        flags = self._claim(keys=[self.keys.seen(feed_id)], args=args)
+            per_item.append(len(item.members))
+            for member in item.members:
+                per_item += [slots.setdefault(_bucket(member), len(slots) + 1), member]
+        now = int(now)  # whole seconds: a listpack stores small integers in a few bytes, floats as text
+        args: list[str | float | int] = [now, now - self.retention, now - min(TITLE_WINDOW, self.retention),
+                                         int(self.retention) + 86400, PRUNE_EVERY, *per_item]
+        flags = self._claim(keys=[self.keys.seen_bucket(feed_id, b) for b in slots], args=args)
         return [bool(int(flag)) for flag in flags]
 
     def release(self, feed_id: str, item: ItemKeys) -> None:
         """Forget an item claimed as new whose ingestion failed, so the next poll offers it again."""
-        self.redis.zrem(self.keys.seen(feed_id), *item.members)
+        pipe = self.redis.pipeline()
+        for member in item.members:
+            pipe.hdel(self.keys.seen_bucket(feed_id, _bucket(member)), member)
+        pipe.execute()
+
+    def memory(self, feed_id: str) -> int:
+        """Bytes Redis uses for this feed's seen keys (MEMORY USAGE summed over its buckets)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for key in self.bucket_keys(feed_id):
+            pipe.memory_usage(key)
+        return sum(int(n or 0) for n in pipe.execute())
 
     def forget_feed(self, feed_id: str) -> None:
-        self.redis.delete(self.keys.seen(feed_id))
+        self.redis.delete(*self.bucket_keys(feed_id))

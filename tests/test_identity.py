@@ -93,12 +93,15 @@ def test_title_key_expires_sooner_than_the_rest(redis: redis_lib.Redis, keys: Ke
 
 def test_retention_forgets_and_prunes(redis: redis_lib.Redis, keys: Keys) -> None:
     store = SeenStore(redis, keys, 2 * DAY)
-    item = _keys(Entry("old", "https://e.com/old", "An old story title", ""))
-    store.claim("f", item, now=T0)
-    assert store.claim("f", _keys(Entry("x", "https://e.com/x", "Another story title", "")),
-                       now=T0 + 3 * DAY) == [True]
-    assert redis.zscore(keys.seen("f"), item[0].primary) is None  # pruned, memory bounded
-    assert 0 < redis.ttl(keys.seen("f")) <= 3 * DAY
+    old = _keys(*(Entry(f"o{i}", f"https://e.com/o{i}", f"An old story number {i}", "") for i in range(200)))
+    store.claim("f", old, now=T0)
+    assert store.claim("f", old[:1], now=T0 + 3 * DAY) == [True]  # forgotten after the retention
+    fresh = _keys(*(Entry(f"n{i}", f"https://e.com/n{i}", f"A new story number {i}", "") for i in range(200)))
+    store.claim("f", fresh, now=T0 + 3 * DAY)
+    stale = [(key, field) for key in store.bucket_keys("f") for field, when in redis.hgetall(key).items()
+             if field != "~p" and float(when) < T0 + 3 * DAY - 2 * DAY]
+    assert stale == []  # every bucket touched since was pruned: memory stays bounded
+    assert all(0 < redis.ttl(key) <= 3 * DAY for key in store.bucket_keys("f") if redis.exists(key))
 
 
 def test_release_offers_the_item_again(redis: redis_lib.Redis, keys: Keys) -> None:

@@ -101,7 +101,7 @@ def poll_feeds(ctx: WorkerContext, feed_ids: list[str], *, now: float | None = N
     store = FeedStateStore(ctx.redis, ctx.keys)
     states = store.get_many([fid for fid in feed_ids if fid in feeds])
     outcomes: dict[str, str] = {}
-    lock_ttl = int(settings.fetch_timeout * 3 + 120)
+    lock_ttl = int(max(300.0, settings.fetch_timeout * 3 + 120))  # the poll job's own timeout, at least
     with _locks(ctx, [fid for fid in feed_ids if fid in feeds], lock_ttl) as held:
         attempts: list[_Attempt] = []
         for feed_id in feed_ids:
