@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -58,7 +58,8 @@ def policy_yaml(steps: str, *, repeat: int = 0, repeat_after: str | None = None,
 def story(n: int = 1, *, cluster_id: str = "story1", severity: str = "critical", source: str = "Reuters",
           elements: tuple[str, ...] = ("Dy",), tier: str = "wire") -> tuple[Event, Cluster]:
     """An event and its cluster. The title carries a would-be mention that must arrive escaped."""
-    event = Event(id=f"ev{n}-{cluster_id}", feed_id=source.lower(), title=f"China halts dysprosium exports <!channel> #{n}",
+    title = f"China halts dysprosium exports <!channel> #{n}"
+    event = Event(id=f"ev{n}-{cluster_id}", feed_id=source.lower(), title=title,
                   link=f"https://news.example/{cluster_id}/{n}", source=source, elements=list(elements),
                   severity=severity, cluster_id=cluster_id, tier=tier, fetched_at=time.time())
     cluster = Cluster(id=cluster_id, first_seen=time.time(), first_event_id=event.id, lead_event_id=event.id,
@@ -135,8 +136,6 @@ def role(settings: Settings, name: str) -> Iterator[subprocess.Popen[bytes]]:
 def kill(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the process and its children (RQ's scheduler, a work horse): no clean shutdown at all."""
     if proc.poll() is None:
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     proc.wait(timeout=30)

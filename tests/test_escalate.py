@@ -34,7 +34,8 @@ from tests.oncall_kit import (
 from tests.slackreq import ack_json, click, dispatch, slash
 from workers.context import WorkerContext, install
 from workers.enqueue import queue
-from workers.escalate import consider, step_job_id
+from workers.escalate import consider
+from workers.oncall_policy import step_job_id
 from workers.runner import make_worker
 
 THREE_STEPS = """
@@ -80,6 +81,12 @@ def fast_forward(ctx: WorkerContext) -> int:
     return moved
 
 
+def worker_ready(ctx: WorkerContext) -> None:
+    """Wait until a real worker runs jobs from the escalate queue (process start-up varies with load)."""
+    probe = queue(ctx.keys, "escalate", ctx.rq_redis).enqueue("builtins.len", [1], result_ttl=60)
+    wait_for(lambda: probe.get_status(refresh=True) == "finished", what="the worker to start", timeout=90)
+
+
 def escalation_idle(ctx: WorkerContext) -> bool:
     q = queue(ctx.keys, "escalate", ctx.rq_redis)
     steps = [j for j in q.scheduled_job_registry.get_job_ids() if "-step-" in j]
@@ -90,6 +97,7 @@ def test_no_ack_pages_primary_then_secondary_then_channel_then_repeats(oc: Setti
     ctx = use(oc, policy_yaml(THREE_STEPS, repeat=1, repeat_after="2s"))
     event, cluster = story()
     with role(oc, "worker"):
+        worker_ready(ctx)
         opened = time.time()
         incident_id = consider(ctx, event, cluster, True)
         assert incident_id is not None
@@ -121,11 +129,12 @@ def test_ack_button_stops_escalation_and_updates_the_page(oc: Settings, slack: S
     app = create_app(oc)
     event, cluster = story()
     with role(oc, "worker"):
+        worker_ready(ctx)
         opened = time.time()
         incident_id = consider(ctx, event, cluster, True)
         assert incident_id is not None
-        page = wait_for(lambda: [m for m in slack.messages(CHANNEL)], what="the first page")[0]
-        actions = [b for b in page.blocks if b["type"] == "actions"][0]
+        page = wait_for(lambda: list(slack.messages(CHANNEL)), what="the first page", timeout=60)[0]
+        actions = next(b for b in page.blocks if b["type"] == "actions")
         assert [e["action_id"] for e in actions["elements"]] == [ACK_ACTION, RESOLVE_ACTION]
         resp = dispatch(app, click(ACK_ACTION, incident_id, user_id=PRIMARY, channel_id=CHANNEL,
                                    message_ts=page.ts, ephemeral=False, response_url=slack.response_url("a1")))
@@ -190,11 +199,12 @@ def test_a_worker_killed_between_steps_loses_no_step_and_doubles_none(oc: Settin
     event, cluster = story()
     with role(oc, "scheduler"):
         with role(oc, "worker") as first_worker:
+            worker_ready(ctx)
             opened = time.time()
             incident_id = consider(ctx, event, cluster, True)
             assert incident_id is not None
             step0 = Job.fetch(step_job_id(ctx, incident_id, 0, 0), connection=ctx.rq_redis)
-            wait_for(lambda: step0.get_status(refresh=True) == "finished", what="the first step to finish")
+            wait_for(lambda: step0.get_status(refresh=True) == "finished", what="the first step to finish", timeout=60)
             kill(first_worker)  # SIGKILL: worker, its RQ scheduler and any work horse, no goodbye
         assert pages(slack) == [f"<@{PRIMARY}>"]
         time.sleep(max(0.0, opened + 7.0 - time.time()))  # both later steps are now overdue

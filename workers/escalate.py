@@ -17,121 +17,30 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import redis as redis_lib
 from rq import Retry
 from rq.job import Job
 
-from core import metrics
-from core.errors import SlackDeliveryError
-from core.feeds import FeedsFile, OncallConfig, load_feeds
-from core.incident_blocks import direct_page, page, page_reply, report_reply, thread_line
-from core.incidents import AuditEntry, Incident, IncidentStore, State
+from core.feeds import OncallConfig
+from core.incidents import Incident, IncidentStore, State
 from core.keys import Keys
 from core.models import Cluster, Event, Severity
-from core.oncall import OnCall, on_call, quiet_until, target
-from core.oncall_store import OverrideStore
+from core.oncall import quiet_until
 from workers import context
 from workers.context import WorkerContext
 from workers.enqueue import enqueue_once, queue
-from workers.slack_out import SlackOut, SlackUnavailable
+from workers.oncall_policy import current, feeds, plan, policy, release_job_id, severity_of, step_job_id, triggers
+from workers.paging import after_transition, announce, page_step, post_report
+from workers.slack_out import SlackOut
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REPEAT_GAP = 300.0  # between rounds when neither repeat_after nor the last step's wait says
 SWEEP_GRACE = 2.0  # seconds a due step may wait for RQ's own scheduler before `sweep` moves it
 STEP_RETRY = Retry(max=3, interval=[2, 10, 30])
 
 
-def sweep() -> int:
-    """Move escalation jobs that are overdue by more than SWEEP_GRACE from RQ's scheduled registry to the
-    queue (RQ's scheduler may be locked by a dead worker). Returns how many moved."""
-    ctx = context.current()
-    q = queue(ctx.keys, "escalate", ctx.rq_redis)
-    registry = q.scheduled_job_registry
-    moved = 0
-    for job_id in registry.get_jobs_to_schedule(int(time.time() - SWEEP_GRACE)):
-        job = Job.fetch(job_id, connection=ctx.rq_redis) if ctx.rq_redis.exists(Job.key_for(job_id)) else None
-        if job is None or registry.remove(job) == 0:  # gone, or RQ's scheduler moved it just now
-            continue
-        q.enqueue_job(job)
-        moved += 1
-    if moved:
-        log.warning("moved %d overdue escalation jobs", moved)
-    return moved
-
-
-def sync_usergroup() -> str | None:
-    """Keep the on-call Slack user group (`oncall.usergroup`) equal to the current primary."""
-    ctx = context.current()
-    cfg = policy(ctx)
-    if cfg is None or cfg.usergroup is None:
-        return None
-    who = current(ctx, cfg)
-    if ctx.redis.get(ctx.keys.oncall_usergroup()) == who.primary:
-        return who.primary
-    SlackOut(ctx).usergroup_update(cfg.usergroup, [who.primary])
-    ctx.redis.set(ctx.keys.oncall_usergroup(), who.primary)
-    log.info("on-call user group now %s", who.primary, extra={"usergroup": cfg.usergroup})
-    return who.primary
-
-
-#: Periodic jobs for `reewatch scheduler` (workers/runner.py registers them).
-CRON_JOBS: list[dict[str, object]] = [
-    {"func": sweep, "queue": "escalate", "interval": 3, "result_ttl": 30, "job_timeout": 60},
-    {"func": sync_usergroup, "queue": "escalate", "interval": 60, "result_ttl": 60, "job_timeout": 60},
-]
-
-
-# --- policy -----------------------------------------------------------------------------------
-def feeds(ctx: WorkerContext) -> FeedsFile:
-    return load_feeds(ctx.settings.feeds_file)
-
-
-def policy(ctx: WorkerContext) -> OncallConfig | None:
-    return feeds(ctx).oncall
-
-
-def current(ctx: WorkerContext, cfg: OncallConfig, now: float | None = None) -> OnCall:
-    when = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return on_call(cfg.rotation, when, OverrideStore(ctx.redis, ctx.keys).active(when.timestamp()))
-
-
-def triggers(ff: FeedsFile, cfg: OncallConfig, event: Event, cluster: Cluster) -> bool:
-    """Does this event call for a page under `oncall.trigger`?"""
-    rule = cfg.trigger
-    if not severity_of(event, cluster).at_least(rule.min_severity):
-        return False
-    if rule.watchlist_only and not set(event.elements) & set(ff.watchlist):
-        return False
-    return not (rule.official_only and event.tier != "official")
-
-
-def severity_of(event: Event, cluster: Cluster) -> Severity:
-    sev = event.sev
-    try:
-        cluster_sev = Severity(cluster.severity)
-    except ValueError:
-        return sev
-    return cluster_sev if cluster_sev.rank > sev.rank else sev
-
-
-def plan(cfg: OncallConfig) -> list[tuple[int, int, float]]:
-    """(step, round, seconds after the start) for every page the policy can send."""
-    steps = cfg.steps
-    gap = cfg.repeat_after if cfg.repeat_after is not None else (steps[-1].after or DEFAULT_REPEAT_GAP)
-    out, offset = [], 0.0
-    for round_ in range(cfg.repeat + 1):
-        for index, step in enumerate(steps):
-            offset += (steps[0].after if round_ == 0 else gap) if index == 0 else step.after
-            out.append((index, round_, offset))
-    return out
-
-
-# --- the seam with ingestion ----------------------------------------------------------------------
 def consider(ctx: WorkerContext, event: Event, cluster: Cluster, new_cluster: bool, *,
              now: float | None = None) -> str | None:
     """Open (or add to) the incident for `cluster` when `event` meets the on-call trigger; schedule its
@@ -156,7 +65,7 @@ def consider(ctx: WorkerContext, event: Event, cluster: Cluster, new_cluster: bo
                                                "held": bool(held)})
             if held:
                 store.hold(incident.id, held.timestamp(), now=now)
-                _enqueue_at(ctx, release, incident.id, when=held.timestamp(), job_id=_release_id(ctx, incident.id))
+                _enqueue_at(ctx, release, incident.id, when=held.timestamp(), job_id=release_job_id(ctx, incident.id))
             else:
                 schedule(ctx, incident.id, cfg, start=now)
             return incident.id
@@ -199,15 +108,6 @@ def _enqueue_at(ctx: WorkerContext, func: object, *args: object, when: float, jo
                  result_ttl=3600, failure_ttl=7 * 86400)
 
 
-def step_job_id(ctx: WorkerContext, incident_id: str, step: int, round_: int) -> str:
-    return ctx.keys.job_id("inc", incident_id, "step", str(step), str(round_))
-
-
-def _release_id(ctx: WorkerContext, incident_id: str) -> str:
-    return ctx.keys.job_id("inc", incident_id, "release")
-
-
-# --- jobs -----------------------------------------------------------------------------------------
 def release(incident_id: str) -> bool:
     """Job: quiet hours are over for this incident; start its escalation. False when already released."""
     return release_now(context.current(), incident_id)
@@ -226,145 +126,44 @@ def release_now(ctx: WorkerContext, incident_id: str, *, reason: str = "quiet ho
     return True
 
 
-def page_step(incident_id: str, step: int, round_: int) -> str:
-    """Job: send one escalation step unless the incident was acknowledged, resolved, or this step
-    already paged. Returns what happened (claimed, stopped, duplicate, held, missing, no_policy)."""
+def sweep() -> int:
+    """Move escalation jobs that are overdue by more than SWEEP_GRACE from RQ's scheduled registry to the
+    queue (RQ's scheduler may be locked by a dead worker). Returns how many moved."""
     ctx = context.current()
-    cfg = policy(ctx)
-    if cfg is None or step >= len(cfg.steps):
-        return "no_policy"
-    store = IncidentStore(ctx.redis, ctx.keys)
-    with incident_lock(ctx, incident_id):
-        who = current(ctx, cfg)
-        tgt = target(cfg.steps[step].notify, who)
-        rounds = cfg.repeat + 1
-        note = f"step {step + 1} of {len(cfg.steps)}" + (f", round {round_ + 1} of {rounds}" if rounds > 1 else "")
-        outcome = store.claim_page(incident_id, step=step, round_=round_, mention=tgt.mention,
-                                   text=f"paged {tgt.mention} ({tgt.kind}, {note})")
-        if outcome != "claimed":
-            log.info("step not sent: %s", outcome, extra={"incident_id": incident_id, "step": step, "round": round_})
-            return outcome
-        incident = store.get(incident_id)
-        assert incident is not None
-        out = SlackOut(ctx)
-        try:
-            if not incident.ts:
-                msg = page(incident, paging=tgt.mention, step_note=note)
-                ts = out.post(incident.channel, msg.text, msg.blocks)
-                store.set_message(incident_id, incident.channel_id or incident.channel, ts)
-            else:
-                reply = page_reply(tgt.mention, step=step, steps=len(cfg.steps), round_=round_, rounds=rounds)
-                out.post(incident.channel, reply.text, reply.blocks, thread_ts=incident.ts)
-        except (SlackDeliveryError, SlackUnavailable) as exc:
-            store.unclaim_page(incident_id, step=step, round_=round_, error=str(exc))
-            raise
-        metrics.inc(ctx.redis, ctx.keys, "reewatch_pages_total", {"target": tgt.kind})
-        log.info("paged %s", tgt.kind, extra={"incident_id": incident_id, "step": step, "round": round_})
-        if incident.ts:
-            _update_message(out, store, incident_id, paging=tgt.mention, note=note)
-        if tgt.user:
-            _direct(out, store, incident_id, tgt.user)
-    return outcome
-
-
-def post_report(incident_id: str, source: str, title: str, url: str) -> bool:
-    """Job: another outlet told the same story; a thread line and the count on the page, no page."""
-    ctx = context.current()
-    store = IncidentStore(ctx.redis, ctx.keys)
-    with incident_lock(ctx, incident_id):
-        incident = store.get(incident_id)
-        if incident is None or not incident.ts:
-            return False  # not posted yet (held): the page will show the count
-        out = SlackOut(ctx)
-        msg = report_reply(source, title, url)
-        out.post(incident.channel, msg.text, msg.blocks, thread_ts=incident.ts)
-        _update_message(out, store, incident_id, paging=incident.last_target)
-    return True
-
-
-def after_transition(incident_id: str, kind: str) -> bool:
-    """Job (enqueued by the ack/resolve button and commands): update the page in place, say who did it in
-    the thread, and drop the step jobs that can no longer page."""
-    ctx = context.current()
-    store = IncidentStore(ctx.redis, ctx.keys)
-    cancel_steps(ctx, incident_id)
-    with incident_lock(ctx, incident_id):
-        incident = store.get(incident_id)
-        if incident is None or not incident.ts:
-            return False
-        entry = next((e for e in reversed(store.audit(incident_id)) if e.kind == kind), None)
-        out = SlackOut(ctx)
-        _update_message(out, store, incident_id, paging=incident.last_target)
-        if entry is not None:
-            line = thread_line(entry)
-            out.post(incident.channel, line.text, line.blocks, thread_ts=incident.ts)
-    return True
-
-
-def announce(incident_id: str, kind: str, by: str, text: str, at: float) -> bool:
-    """Job: an on-call change (an override) noted in an open incident's thread."""
-    ctx = context.current()
-    incident = IncidentStore(ctx.redis, ctx.keys).get(incident_id)
-    if incident is None or not incident.ts or not incident.is_open:
-        return False
-    msg = thread_line(AuditEntry(at, kind, by=by, text=text))
-    SlackOut(ctx).post(incident.channel, msg.text, msg.blocks, thread_ts=incident.ts)
-    return True
-
-
-def cancel_steps(ctx: WorkerContext, incident_id: str) -> int:
-    """Delete the incident's step and release jobs still waiting; they would page nobody anyway."""
-    cfg = policy(ctx)
-    ids = [_release_id(ctx, incident_id)]
-    if cfg is not None:
-        ids += [step_job_id(ctx, incident_id, s, r) for s, r, _ in plan(cfg)]
-    gone = 0
-    for job_id in ids:
-        if not ctx.rq_redis.exists(Job.key_for(job_id)):
+    q = queue(ctx.keys, "escalate", ctx.rq_redis)
+    registry = q.scheduled_job_registry
+    moved = 0
+    for job_id in registry.get_jobs_to_schedule(int(time.time() - SWEEP_GRACE)):
+        job = Job.fetch(job_id, connection=ctx.rq_redis) if ctx.rq_redis.exists(Job.key_for(job_id)) else None
+        if job is None or registry.remove(job) == 0:  # gone, or RQ's scheduler moved it just now
             continue
-        job = Job.fetch(job_id, connection=ctx.rq_redis)
-        if job.get_status(refresh=False) in ("scheduled", "queued", "deferred"):
-            job.delete()
-            gone += 1
-    return gone
+        q.enqueue_job(job)
+        moved += 1
+    if moved:
+        log.warning("moved %d overdue escalation jobs", moved)
+    return moved
 
 
-def _update_message(out: SlackOut, store: IncidentStore, incident_id: str, *, paging: str, note: str = "") -> None:
-    incident = store.get(incident_id)
-    if incident is None or not incident.ts:
-        return
-    msg = page(incident, paging=paging, step_note=note)
-    try:
-        out.update(incident.channel_id or incident.channel, incident.ts, msg.text, msg.blocks)
-    except (SlackDeliveryError, SlackUnavailable) as exc:
-        # The thread already carries the news; a stale header is not worth failing the job for.
-        log.warning("incident message not updated: %s", exc, extra={"incident_id": incident_id})
+def sync_usergroup() -> str | None:
+    """Keep the on-call Slack user group (`oncall.usergroup`) equal to the current primary."""
+    ctx = context.current()
+    cfg = policy(ctx)
+    if cfg is None or cfg.usergroup is None:
+        return None
+    who = current(ctx, cfg)
+    if ctx.redis.get(ctx.keys.oncall_usergroup()) == who.primary:
+        return who.primary
+    SlackOut(ctx).usergroup_update(cfg.usergroup, [who.primary])
+    ctx.redis.set(ctx.keys.oncall_usergroup(), who.primary)
+    log.info("on-call user group now %s", who.primary, extra={"usergroup": cfg.usergroup})
+    return who.primary
 
 
-def _direct(out: SlackOut, store: IncidentStore, incident_id: str, user: str) -> None:
-    incident = store.get(incident_id)
-    if incident is None:
-        return
-    msg = direct_page(incident, incident.channel_id or incident.channel)
-    try:
-        out.post(out.open_dm(user), msg.text, msg.blocks)
-    except (SlackDeliveryError, SlackUnavailable) as exc:  # the channel page went out; the DM is extra
-        log.warning("page DM not sent: %s", exc, extra={"incident_id": incident_id, "user": user})
-
-
-@contextmanager
-def incident_lock(ctx: WorkerContext, incident_id: str) -> Iterator[None]:
-    """Serialize Slack writes for one incident, so the page is posted before any thread reply."""
-    lock = ctx.redis.lock(ctx.keys.incident_lock(incident_id), timeout=120, blocking_timeout=120)
-    if not lock.acquire():
-        raise TimeoutError(f"incident {incident_id} is busy")
-    try:
-        yield
-    finally:
-        try:
-            lock.release()
-        except Exception:  # expired while we worked: nothing to release
-            log.debug("incident lock expired", extra={"incident_id": incident_id})
+#: Periodic jobs for `reewatch scheduler` (workers/runner.py registers them).
+CRON_JOBS: list[dict[str, object]] = [
+    {"func": sweep, "queue": "escalate", "interval": 3, "result_ttl": 30, "job_timeout": 60},
+    {"func": sync_usergroup, "queue": "escalate", "interval": 60, "result_ttl": 60, "job_timeout": 60},
+]
 
 
 def enqueue_after_transition(rq_redis: redis_lib.Redis, keys: Keys, incident_id: str, kind: str) -> None:
