@@ -25,6 +25,9 @@ def test_plain_turns_mrkdwn_into_one_readable_line() -> None:
     ({"text": "x", "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "Incident #1: high"}}]},
      "high"),
     ({"text": "Gallium curbs paused (easing)"}, "easing"),
+    ({"text": "Dy status", "blocks": [
+        {"type": "section", "text": {"type": "mrkdwn", "text": "Dy: normal → *elevated*"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "high story"}]}]}, "elevated"),
     ({"text": "Copper output recovers", "blocks": []}, None),
     ({"text": "x", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Dy"}},
                               {"type": "section", "text": {"type": "mrkdwn", "text": "a high wall"}}]}, None),
@@ -42,12 +45,12 @@ def test_one_line_per_post_edit_and_thread_reply_and_none_for_failures() -> None
         first = client.chat_postMessage(channel="#supply-risk", text=":large_orange_circle: HIGH China curbs Dy")
         client.chat_postMessage(channel="#supply-risk", thread_ts=first["ts"], text="Also reported by Wire")
         client.chat_update(channel="#supply-risk", ts=first["ts"], text=":large_orange_circle: HIGH China curbs Dy (2)")
-        client.chat_postMessage(channel="D1", text="You are on call")
+        client.chat_postMessage(channel="D1", text="[HIGH] You are on call")
         with pytest.raises(SlackApiError):
             client.chat_postMessage(channel="#supply-risk", text="")
     lines = out.getvalue().splitlines()
     assert len(lines) == 4, lines
     assert [line.split()[1] for line in lines] == ["post", "thread", "edit", "post"]
     assert "#supply-risk" in lines[0] and "[HIGH] HIGH China curbs Dy" in lines[0]
-    assert "DM Ada" in lines[3]
+    assert "DM Ada" in lines[3] and lines[3].count("[HIGH]") == 1
     assert printer.counts == {"post": 2, "thread": 1, "edit": 1}

@@ -12,6 +12,9 @@ from typing import Any, TextIO
 
 SEVERITY_WORDS = ("critical", "high", "elevated", "easing", "info")
 _COLOURS = {"critical": "31;1", "high": "33;1", "elevated": "33", "easing": "32", "info": "36"}
+_BADGES = {":red_circle:": "critical", ":large_orange_circle:": "high", ":large_yellow_circle:": "elevated",
+           ":large_green_circle:": "easing", ":white_circle:": "info"}  # core/blocks.py headline badges
+_LEADING_TAG = re.compile(r"^\[(critical|high|elevated|info|easing)\]\s*", re.IGNORECASE)
 _SLACK_TOKEN = re.compile(r"<([^<>|]+)(?:\|([^<>]+))?>")
 _EMOJI = re.compile(r":[a-z0-9_+-]+:")
 
@@ -45,7 +48,11 @@ def severity_of(params: dict[str, Any]) -> str | None:
             words += [str(e.get("text", "")) for e in block.get("elements", []) if isinstance(e, dict)]
     words.append(str(params.get("text") or ""))
     hay = " ".join(words).lower()
-    return next((s for s in SEVERITY_WORDS if re.search(rf"\b{s}\b", hay)), None)
+    for code, severity in _BADGES.items():
+        if code in hay:
+            return severity
+    found = [(m.start(), s) for s in SEVERITY_WORDS if (m := re.search(rf"\b{s}\b", hay))]
+    return min(found)[1] if found else None  # the first one said: "normal → elevated (high story)"
 
 
 class Printer:
@@ -83,7 +90,7 @@ class Printer:
         if not call.ok:
             return
         p, where = call.params, self.describe_channel(str(call.params.get("channel")))
-        text = plain(str(p.get("text") or ""), self.describe_channel)
+        text = _LEADING_TAG.sub("", plain(str(p.get("text") or ""), self.describe_channel))
         if call.method == "chat.postMessage":
             self.line("thread" if p.get("thread_ts") else "post", where, text, severity_of(p))
         elif call.method == "chat.update":

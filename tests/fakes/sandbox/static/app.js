@@ -179,7 +179,12 @@ function severityOf(m) {
   const hay = [first ? first.text.text : "", ...words].join(" ").toLowerCase();
   const badge = Object.keys(BADGE_SEVERITY).find((code) => hay.includes(code));
   if (badge) return BADGE_SEVERITY[badge];
-  return SEVERITIES.find((s) => new RegExp("\\b" + s + "\\b").test(hay)) || null;
+  let best = null, at = Infinity;  // the severity word that comes first: "status: normal → elevated (high story)"
+  for (const sev of SEVERITIES) {
+    const m = new RegExp("\\b" + sev + "\\b").exec(hay);
+    if (m && m.index < at) { best = sev; at = m.index; }
+  }
+  return best;
 }
 
 function renderMessage(m, channel, inThread) {
