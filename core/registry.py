@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from core.errors import ConfigError, UsageError
 from core.feeds import FeedConfig, FeedsFile, load_feeds
+from core.feedstate import FeedStateStore
 from core.identity import link_identity
 from core.keys import Keys
 from core.settings import Settings
@@ -101,6 +102,9 @@ class FeedRegistry:
         pipe.hset(self.keys.feeds_runtime(), feed.id, feed.model_dump_json())
         pipe.srem(self.keys.feeds_removed(), feed.id)
         pipe.execute()
+        states = FeedStateStore(self.redis, self.keys)
+        if states.get(feed.id).disabled:  # re-added by an admin: give it a fresh chance
+            states.enable(feed.id)
         return feed
 
     def update_url(self, feed_id: str, url: str) -> bool:

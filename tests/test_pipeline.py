@@ -254,3 +254,30 @@ def test_ssrf_guard_applies_to_polls(feed_server: FeedServer, feeds_file: Path, 
     assert poll_feeds(ctx, ["inside"]) == {"inside": "error"}
     state = FeedStateStore(redis, keys).get("inside")
     assert state.last_error_reason == "blocked_address" and feed_server.hits("/feed") == []
+
+
+def test_validate_feed_probe(feed_server: FeedServer, settings: Settings) -> None:
+    from workers.pipeline import validate_feed
+
+    good = validate_feed(settings, feed_server.route("/ok.xml", Reply(body=rss(_items(1, 2), title="Argus"))))
+    assert good.ok and good.title == "Argus" and good.items == 2
+    page = validate_feed(settings, feed_server.route("/page", Reply(body=b"<html><body>x</body></html>")))
+    assert not page.ok and page.error and "HTML page" in page.error
+    strict = settings.model_copy(update={"allow_private_networks": False})
+    blocked = validate_feed(strict, feed_server.url("/ok.xml"))
+    assert not blocked.ok and blocked.error and "loopback" in blocked.error
+
+
+def test_readding_a_disabled_feed_enables_it(feed_server: FeedServer, ctx: WorkerContext) -> None:
+    from core.feeds import FeedConfig
+    from core.registry import FeedRegistry
+
+    registry = FeedRegistry(ctx.settings, ctx.redis, ctx.keys)
+    feed = registry.add(FeedConfig(id="back", url=feed_server.url("/back")))
+    FeedStateStore(ctx.redis, ctx.keys).disable("back", "HTTP 410")
+    assert registry.remove("back") and registry.get("back") is None
+    registry.add(feed)
+    state = FeedStateStore(ctx.redis, ctx.keys).get("back")
+    assert not state.disabled and state.disabled_reason is None
+    with pytest.raises(Exception, match="already"):
+        registry.add(feed)

@@ -86,6 +86,9 @@ def _fetch(fetcher: Fetcher, limits: _HostLimits, attempt: _Attempt) -> _Attempt
             attempt.result = fetcher.fetch(attempt.url, etag=state.etag, last_modified=state.last_modified)
         except FetchError as exc:
             attempt.error = exc
+        except Exception as exc:  # a bug met on one feed must not sink the rest of the batch
+            log.exception("unexpected error fetching a feed", extra={"feed_id": attempt.feed.id})
+            attempt.error = FetchError("internal_error", f"{type(exc).__name__}: {exc}")
     return attempt
 
 
@@ -99,10 +102,10 @@ def poll_feeds(ctx: WorkerContext, feed_ids: list[str], *, now: float | None = N
     settings = ctx.settings
     feeds = {f.id: f for f in FeedRegistry(settings, ctx.redis, ctx.keys).all()}
     store = FeedStateStore(ctx.redis, ctx.keys)
-    states = store.get_many([fid for fid in feed_ids if fid in feeds])
     outcomes: dict[str, str] = {}
     lock_ttl = int(max(300.0, settings.fetch_timeout * 3 + 120))  # the poll job's own timeout, at least
     with _locks(ctx, [fid for fid in feed_ids if fid in feeds], lock_ttl) as held:
+        states = store.get_many([fid for fid in feed_ids if fid in feeds])  # read under the lock: fresh
         attempts: list[_Attempt] = []
         for feed_id in feed_ids:
             feed, state = feeds.get(feed_id), states.get(feed_id)
@@ -241,8 +244,8 @@ def validate_feed(settings: Settings, url: str) -> FeedProbe:
         result = fetch_once(settings, url)
         parsed = parse_feed(result.body, result.headers, feed_id="probe")
     except FetchError as exc:
-        return FeedProbe(url, error=f"cannot fetch {url}: {exc}")
+        return FeedProbe(url, error=f"cannot fetch it: {exc}")
     except ParseError as exc:
-        return FeedProbe(url, error=f"{url}: {exc}")
+        return FeedProbe(url, error=str(exc))
     return FeedProbe(url, title=parsed.title if parsed.title != "probe" else None, items=len(parsed.items),
                      final_url=result.permanent_url or result.url, sample=[i.title for i in parsed.items[:3]])
