@@ -24,6 +24,7 @@ import redis as redis_lib
 from core import metrics
 from core.keys import Keys
 from core.models import Event
+from core.oncall import Override
 
 log = logging.getLogger(__name__)
 
@@ -314,3 +315,9 @@ class IncidentStore:
         for state, count in counts.items():
             metrics.set_gauge(self.redis, self.keys, "reewatch_incidents", count, {"state": state})
 
+
+def load_overrides(redis: redis_lib.Redis, keys: Keys, now: float | None = None) -> list[Override]:
+    """On-call overrides that have not ended (for views that show who is on call; see core.oncall_store)."""
+    from core.oncall_store import OverrideStore
+
+    return OverrideStore(redis, keys).active(now)

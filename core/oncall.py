@@ -159,7 +159,8 @@ def on_call(rotation: Rotation, when: datetime, overrides: Iterable[Override] = 
     return OnCall(primary, secondary, until, current, override)
 
 
-def next_change(rotation: Rotation, when: datetime, overrides: Iterable[Override] = ()) -> tuple[datetime, OnCall]:
+def next_handover(rotation: Rotation, when: datetime,
+                  overrides: Iterable[Override] = ()) -> tuple[datetime, OnCall]:
     """When the primary next changes and who is on call from then (boundaries that change nobody are skipped)."""
     overrides = list(overrides)
     now = on_call(rotation, when, overrides)
@@ -169,6 +170,11 @@ def next_change(rotation: Rotation, when: datetime, overrides: Iterable[Override
             break
         since, later = later.until, on_call(rotation, later.until, overrides)
     return since, later
+
+
+def next_change(rotation: Rotation, when: datetime, overrides: Iterable[Override] = ()) -> OnCall:
+    """Who is on call after the primary next changes (`next_handover` also says when)."""
+    return next_handover(rotation, when, overrides)[1]
 
 
 def quiet_until(quiet: QuietHours | None, when: datetime) -> datetime | None:

@@ -13,6 +13,7 @@ from core.oncall import (
     Override,
     handoff,
     next_change,
+    next_handover,
     on_call,
     quiet_until,
     scheduled,
@@ -121,7 +122,8 @@ def test_override_replaces_the_primary_for_its_window() -> None:
     assert who.until == now + timedelta(hours=4)
     assert on_call(rot, now + timedelta(hours=4), [cover]).primary == A
     assert on_call(rot, now - timedelta(seconds=1), [cover]).primary == A
-    assert next_change(rot, now, [cover]) == (now + timedelta(hours=4), on_call(rot, now + timedelta(hours=4)))
+    assert next_handover(rot, now, [cover]) == (now + timedelta(hours=4), on_call(rot, now + timedelta(hours=4)))
+    assert next_change(rot, now, [cover]).primary == A
 
 
 def test_override_by_the_next_person_moves_the_secondary_on() -> None:
@@ -147,7 +149,7 @@ def test_now_and_next_without_overrides() -> None:
     rot = berlin_weekly()
     now = on_call(rot, utc(2025, 1, 8, 12, 0))
     assert (now.primary, now.secondary, now.until) == (A, B, utc(2025, 1, 13, 8, 0))
-    since, later = next_change(rot, utc(2025, 1, 8, 12, 0))
+    since, later = next_handover(rot, utc(2025, 1, 8, 12, 0))
     assert (since, later.primary) == (utc(2025, 1, 13, 8, 0), B)
 
 

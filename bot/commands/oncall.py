@@ -16,7 +16,7 @@ from core.errors import UsageError
 from core.feeds import OncallConfig
 from core.incident_blocks import clock, incident_lines
 from core.incidents import IncidentStore, State, Transition
-from core.oncall import Override, next_change, on_call
+from core.oncall import Override, next_handover, on_call
 from core.oncall_store import OverrideStore
 from workers.escalate import enqueue_after_transition, enqueue_announce
 
@@ -47,7 +47,7 @@ def oncall(inv: Invocation, deps: Deps) -> Reply:
     when = datetime.fromtimestamp(now, UTC)
     overrides = OverrideStore(deps.redis, deps.keys).active(now)
     who = on_call(cfg.rotation, when, overrides)
-    since, later = next_change(cfg.rotation, when, overrides)
+    since, later = next_handover(cfg.rotation, when, overrides)
     why = f" (override by <@{who.override.by}>)" if who.override else ""
     lines = [
         f"*Now:* <@{who.primary}>{why} until {clock(who.until.timestamp())}",
