@@ -112,7 +112,10 @@ def _run(args: argparse.Namespace, workdir: Path, redis_url: str, prefix: str, c
                "SLACK_SIGNING_SECRET": DEMO_SECRET, "SLACK_API_URL": standin.api_url,
                "REEWATCH_FEEDS_FILE": str(feeds_file), "REEWATCH_ALLOW_PRIVATE_NETWORKS": "true",
                "REEWATCH_REDIS_PREFIX": prefix, "REEWATCH_ADMINS": users[0].id,
-               "REEWATCH_LOG_LEVEL": "INFO" if args.verbose else "WARNING", "PYTHONUNBUFFERED": "1"}
+               "REEWATCH_LOG_LEVEL": "INFO" if args.verbose else "WARNING", "PYTHONUNBUFFERED": "1",
+               # gunicorn puts its control socket in $XDG_RUNTIME_DIR, else in ~/.gunicorn: keep it in
+               # our temporary folder so it goes when the demo does and never clashes with another run.
+               "XDG_RUNTIME_DIR": str(workdir)}
         env.pop("SLACK_APP_TOKEN", None)
         supervisor = Supervisor({
             "bot": ["serve", "--http", "--host", "127.0.0.1", "--port", str(bot_port)],
