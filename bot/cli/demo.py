@@ -233,3 +233,7 @@ def _delete_keys(url: str, prefix: str) -> None:
             batch = list(client.scan_iter(match=pattern, count=1000))
             for start in range(0, len(batch), 500):
                 client.delete(*batch[start:start + 500])
+        # RQ's registry of queue names is one set for every deployment: take our names out of it.
+        ours = [name for name in client.smembers("rq:queues") if prefix in name]
+        if ours:
+            client.srem("rq:queues", *ours)
