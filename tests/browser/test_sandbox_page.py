@@ -100,3 +100,12 @@ def test_acknowledge_stops_the_escalation(page: Any, demo: DemoProcess) -> None:
     while time.monotonic() < deadline:
         assert _pages(demo.state(), incident["ts"], incident_id) == paged, "paged after the acknowledgement"
         time.sleep(1)
+
+
+def test_app_home_opens(page: Any) -> None:
+    page.locator("#nav-home").click()
+    card = page.locator("#home .home-card .blocks")
+    card.wait_for()
+    assert card.locator(".blk-header, .blk-section").count() > 0
+    assert page.locator("#composer").is_hidden()
+    shot(page, "sandbox-home")
