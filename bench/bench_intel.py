@@ -17,6 +17,7 @@ import yaml
 
 from core.clusters import ClusterStore
 from core.elements import catalogue
+from core.fingerprint import fingerprint
 from core.intel import analyze
 from core.keys import Keys
 from core.models import Event
@@ -107,28 +108,43 @@ def _baseline_scan(rows: list[dict[str, Any]]) -> int:
     return sum(len(pattern.findall(r["title"] + "\n" + r.get("text", ""))) for r in rows)
 
 
-def _throughput(rows: list[dict[str, Any]], store_factory: Any, rounds: int) -> tuple[float, float, float]:
-    """(baseline items/s, analyze items/s, analyze+cluster items/s)."""
+def _throughput(rows: list[dict[str, Any]], store: ClusterStore, rounds: int) -> dict[str, float]:
+    """Seconds per item: the baseline name scan, analyze, fingerprint, cluster assign; and one Redis PING."""
     n = len(rows) * rounds
+    out: dict[str, float] = {}
     started = time.perf_counter()
     for _ in range(rounds):
         _baseline_scan(rows)
-    base = n / (time.perf_counter() - started)
+    out["baseline"] = (time.perf_counter() - started) / n
     started = time.perf_counter()
     for _ in range(rounds):
         for row in rows:
             analyze(row["title"], row.get("text", ""), tier=row["tier"])
-    tagged = n / (time.perf_counter() - started)
-    store: ClusterStore = store_factory()
-    started = time.perf_counter()
+    out["analyze"] = (time.perf_counter() - started) / n
+    events = []
     for i in range(rounds):
         for row in rows:
             event = to_event(row)
             event.id = f"{row['id']}-{i}"
             event.title = f"{row['title']} {i}"  # distinct stories per round, so the index keeps growing
-            store.assign(event, now=START + row["t"])
-    full = n / (time.perf_counter() - started)
-    return base, tagged, full
+            events.append((event, START + row["t"]))
+    started = time.perf_counter()
+    for event, _ in events:
+        fingerprint(event.title, event.text, elements=event.elements, severity=event.severity)
+    out["fingerprint"] = (time.perf_counter() - started) / n
+    store.redis.config_resetstat()
+    started, cpu = time.perf_counter(), time.process_time()
+    for event, at in events:
+        store.assign(event, now=at)
+    out["assign"] = (time.perf_counter() - started) / n
+    out["assign_cpu"] = (time.process_time() - cpu) / n  # this process only: no waiting, no server
+    stats = store.redis.info("commandstats")
+    out["assign_server"] = sum(v["usec"] for v in stats.values()) / 1e6 / n
+    started = time.perf_counter()
+    for _ in range(n):
+        store.redis.ping()
+    out["ping"] = (time.perf_counter() - started) / n
+    return out
 
 
 def run() -> list[str]:
@@ -161,9 +177,16 @@ def run() -> list[str]:
         lines.append(f"clustering pairs: precision {cpr.precision:.3f}, recall {cpr.recall:.3f} "
                      f"({cpr.tp} joined, {cpr.fp} wrongly merged, {cpr.fn} missed)")
         rounds = 20
-        base, tagged, full = _throughput(items, fresh, rounds)
-        lines.append(f"baseline regex name scan: {base:,.0f} items/s")
-        lines.append(f"analyze (tag+score): {tagged:,.0f} items/s = {tagged / base:.3f}x baseline")
-        lines.append(f"analyze+cluster on Redis ({len(items) * rounds} stories in the window at the end): "
-                     f"{full:,.0f} items/s = {1e6 / full:,.0f} us/item = {full / base:.4f}x baseline")
+        t = _throughput(items, fresh(), rounds)
+        us = {k: v * 1e6 for k, v in t.items()}
+        lines.append(f"baseline regex name scan: {1 / t['baseline']:,.0f} items/s")
+        lines.append(f"analyze (tag+score): {1 / t['analyze']:,.0f} items/s = {t['baseline'] / t['analyze']:.3f}x "
+                     f"baseline speed")
+        lines.append(f"cluster assign on Redis with {len(items) * rounds} stories in the window: "
+                     f"{us['assign']:,.0f} us/item = {t['assign'] / t['ping']:.1f} Redis PING round trips "
+                     f"(PING {us['ping']:,.0f} us): {us['assign_cpu']:,.0f} us client CPU (fingerprint "
+                     f"{us['fingerprint']:,.0f}) + {us['assign_server']:,.0f} us server time; the rest is waiting "
+                     f"on a shared machine")
+        total = t["analyze"] + t["assign"]
+        lines.append(f"tag+score+cluster: {1 / total:,.0f} items/s = {t['baseline'] / total:.4f}x baseline speed")
     return lines

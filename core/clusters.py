@@ -16,6 +16,8 @@ import hashlib
 import json
 import logging
 import time
+import uuid
+from dataclasses import fields
 
 import redis as redis_lib
 
@@ -28,8 +30,57 @@ log = logging.getLogger(__name__)
 #: Weighted-Jaccard similarity at which a story joins a cluster, and the language-neutral one.
 JOIN_AT = 0.40
 JOIN_AT_NEUTRAL = 0.60
-_PER_BUCKET = 40  # newest clusters read per bucket: bounds the work for hot buckets
-_MEMBER_PRINTS = 6  # fingerprints kept per cluster (first reports plus the latest)
+_PER_BUCKET = 16  # newest clusters read per bucket: bounds the work for hot buckets
+_TOP = 6  # candidates verified per item: those sharing the most buckets
+_LOCK_TTL_MS = 5000
+_LOCK_WAIT = 10.0
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_MEMBER_PRINTS = 4  # fingerprints kept per cluster (first reports plus the latest)
+
+# Server-side loops keep a lookup and a save to one round trip each, whatever the number of buckets.
+_FIND = """
+if redis.call('SET', ARGV[5], ARGV[6], 'NX', 'PX', tonumber(ARGV[7])) == false then return {'busy'} end
+local hits, order = {}, {}
+for i, key in ipairs(KEYS) do
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', key, '+inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))) do
+    if hits[id] == nil then hits[id] = 0; order[#order + 1] = id end
+    hits[id] = hits[id] + 1
+  end
+end
+table.sort(order, function(a, b) return hits[a] > hits[b] end)
+local out = {}
+for i = 1, math.min(#order, tonumber(ARGV[3])) do
+  local row = redis.call('HMGET', ARGV[4] .. order[i], 'data', 'prints')
+  out[#out + 1] = order[i]
+  out[#out + 1] = row[1] or ''
+  out[#out + 1] = row[2] or ''
+end
+return out
+"""
+_SAVE = """
+redis.call('HSET', KEYS[1], 'data', ARGV[5], 'prints', ARGV[6])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[7]))
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[8])
+for i = 3, #KEYS do
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[3])
+  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[4]))
+end
+if redis.call('GET', ARGV[9]) == ARGV[10] then redis.call('DEL', ARGV[9]) end
+return 1
+"""
+
+
+_FIELDS = tuple(f.name for f in fields(Cluster))
+
+
+def _dump(cluster: Cluster) -> str:
+    """Cluster.to_json without dataclasses.asdict's deep copy (a tenth of the cost; the fields are flat)."""
+    return json.dumps({name: getattr(cluster, name) for name in _FIELDS}, ensure_ascii=False, separators=(",", ":"))
 
 
 def _aggregate(a: str, b: str) -> str:
@@ -49,6 +100,10 @@ class ClusterStore:
         self.keys = keys
         self.window = window
         self.retention = max(retention, window)
+        self._find_script = redis.register_script(_FIND)
+        self._save_script = redis.register_script(_SAVE)
+        self._release = redis.register_script(_RELEASE)
+        self._last_keys: tuple[Fingerprint, list[str]] | None = None
 
     def get(self, cluster_id: str) -> Cluster | None:
         raw = self.redis.hget(self.keys.cluster(cluster_id), "data")
@@ -58,56 +113,74 @@ class ClusterStore:
         """Put `event` in a cluster (setting `event.cluster_id`), store it, and say whether it is new."""
         now = time.time() if now is None else now
         fp = fingerprint(event.title, event.text, elements=event.elements, severity=event.severity)
-        with self.redis.lock(self.keys.cluster_lock(), timeout=10, blocking_timeout=10):
-            found = self._find(event, fp, now)
+        token = uuid.uuid4().hex
+        released = False  # the save script releases the lock in its own round trip
+        try:
+            found = self._find(event, fp, now, token)
             if found is None:
-                cluster = self._create(event, fp, now)
-                is_new = True
+                cluster = self._create(event, fp, now, token)
+                is_new = released = True
             else:
                 cluster, prints = found
                 is_new = cluster.first_event_id == event.id
-                self._join(cluster, prints, event, fp, now)
+                released = self._join(cluster, prints, event, fp, now, token)
+        finally:
+            if not released:
+                self._release(keys=[self.keys.cluster_lock()], args=[token])
         event.cluster_id = cluster.id
         log.debug("clustered", extra={"cluster_id": cluster.id, "event_id": event.id, "new": is_new})
         return cluster, is_new
 
+    def _bucket_keys(self, fp: Fingerprint) -> list[str]:
+        """Bucket keys of a fingerprint, computed once per assignment (MinHash is the costly part)."""
+        if self._last_keys is None or self._last_keys[0] is not fp:
+            self._last_keys = (fp, [self.keys.cluster_bucket(b) for b in buckets(fp)])
+        return self._last_keys[1]
+
     # --- lookup ------------------------------------------------------------------------------
-    def _find(self, event: Event, fp: Fingerprint, now: float) -> tuple[Cluster, list[str]] | None:
+    def _find(self, event: Event, fp: Fingerprint, now: float, token: str) -> tuple[Cluster, list[str]] | None:
+        """Take the assignment lock and read the best candidates in one round trip, then verify them here.
+
+        One assignment at a time, so one story told by two workers at once never becomes two clusters.
+        The script reads the candidates' records by keys it builds from the prefix: fine on a single
+        server or Sentinel, not on Redis Cluster, which this project does not target."""
         low = max(event.when, now) - self.window
-        pipe = self.redis.pipeline(transaction=False)
-        for bucket in buckets(fp):
-            pipe.zrevrangebyscore(self.keys.cluster_bucket(bucket), "+inf", low, start=0, num=_PER_BUCKET)
-        candidates = list(dict.fromkeys(cid for ids in pipe.execute() for cid in ids))
-        if not candidates:
-            return None
-        pipe = self.redis.pipeline(transaction=False)
-        for cid in candidates:
-            pipe.hmget(self.keys.cluster(cid), "data", "prints")
-        best: tuple[float, Cluster, list[str]] | None = None
-        for _cid, (data, prints_raw) in zip(candidates, pipe.execute(), strict=True):
+        bucket_keys = self._bucket_keys(fp)
+        args = [low, _PER_BUCKET, _TOP, self.keys.cluster(""), self.keys.cluster_lock(), token, _LOCK_TTL_MS]
+        deadline = time.monotonic() + _LOCK_WAIT
+        while (flat := self._find_script(keys=bucket_keys, args=args)) == ["busy"]:
+            if time.monotonic() > deadline:
+                raise TimeoutError("cluster assignment lock busy")  # a job failure: RQ retries the job
+            time.sleep(0.002)
+        best: tuple[float, str, list[str]] | None = None
+        quoted = json.dumps(event.id)
+        for i in range(0, len(flat), 3):
+            data, prints_raw = flat[i + 1], flat[i + 2]
             if not data or not prints_raw:
                 continue
-            cluster = Cluster.from_json(data)
-            if event.id in cluster.event_ids:
-                return cluster, json.loads(prints_raw)
             prints = json.loads(prints_raw)
-            score = self._score(fp, [Fingerprint.load(p) for p in prints])
+            if quoted in data:  # cheap pre-check before parsing: a retry of an event already placed
+                cluster = Cluster.from_json(data)
+                if event.id in cluster.event_ids:
+                    return cluster, prints
+            # the first report and the two latest speak for the cluster
+            score = self._score(fp, [Fingerprint.load(p) for p in (prints[:1] + prints[1:][-2:])])
             if score is not None and (best is None or score > best[0]):
-                best = (score, cluster, prints)
-        return None if best is None else (best[1], best[2])
+                best = (score, data, prints)
+        return None if best is None else (Cluster.from_json(best[1]), best[2])
 
     @staticmethod
     def _score(fp: Fingerprint, members: list[Fingerprint]) -> float | None:
         """The best member similarity if it clears the bar and no member conflicts, else None."""
+        if any(conflict(fp, member) is not None for member in members):
+            return None
         best = 0.0
         for member in members:
-            if conflict(fp, member) is not None:
-                return None
             best = max(best, similarity(fp, member), neutral_similarity(fp, member) * JOIN_AT / JOIN_AT_NEUTRAL)
         return best if best >= JOIN_AT else None
 
     # --- writes ------------------------------------------------------------------------------
-    def _create(self, event: Event, fp: Fingerprint, now: float) -> Cluster:
+    def _create(self, event: Event, fp: Fingerprint, now: float, token: str) -> Cluster:
         cluster_id = "c" + hashlib.sha1(event.id.encode()).hexdigest()[:16]
         outlet = event.source or event.feed_id
         cluster = Cluster(
@@ -115,12 +188,14 @@ class ClusterStore:
             event_ids=[event.id], outlets=[outlet], elements=list(event.elements), severity=event.severity,
             updated_at=now, first_source=outlet, lead_tier=event.tier,
         )
-        self._save(cluster, [fp.dump()], fp, now)
+        self._save(cluster, [fp.dump()], fp, now, token)
         return cluster
 
-    def _join(self, cluster: Cluster, prints: list[str], event: Event, fp: Fingerprint, now: float) -> None:
+    def _join(self, cluster: Cluster, prints: list[str], event: Event, fp: Fingerprint, now: float,
+              token: str) -> bool:
+        """Add the event and save; False when it was already a member (nothing written)."""
         if event.id in cluster.event_ids:
-            return
+            return False
         cluster.event_ids.append(event.id)
         outlet = event.source or event.feed_id
         if outlet not in cluster.outlets:
@@ -135,19 +210,13 @@ class ClusterStore:
         prints = [*prints, fp.dump()]
         if len(prints) > _MEMBER_PRINTS:
             prints = prints[:2] + prints[-(_MEMBER_PRINTS - 2):]
-        self._save(cluster, prints, fp, now)
+        self._save(cluster, prints, fp, now, token)
+        return True
 
-    def _save(self, cluster: Cluster, prints: list[str], fp: Fingerprint, now: float) -> None:
-        key = self.keys.cluster(cluster.id)
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(key, mapping={"data": cluster.to_json(), "prints": json.dumps(prints, ensure_ascii=False)})
-        pipe.expire(key, int(self.retention))
-        for bucket in buckets(fp):
-            bkey = self.keys.cluster_bucket(bucket)
-            pipe.zadd(bkey, {cluster.id: now})
-            pipe.zremrangebyscore(bkey, "-inf", f"({now - self.window}")
-            pipe.expire(bkey, int(self.window) + 3600)
-        recent = self.keys.clusters_recent()
-        pipe.zadd(recent, {cluster.id: now})
-        pipe.zremrangebyscore(recent, "-inf", f"({now - self.retention}")
-        pipe.execute()
+    def _save(self, cluster: Cluster, prints: list[str], fp: Fingerprint, now: float, token: str) -> None:
+        keys = [self.keys.cluster(cluster.id), self.keys.clusters_recent(),
+                *self._bucket_keys(fp)]
+        self._save_script(keys=keys, args=[
+            cluster.id, now, now - self.window, int(self.window) + 3600, _dump(cluster),
+            json.dumps(prints, ensure_ascii=False), int(self.retention), now - self.retention,
+            self.keys.cluster_lock(), token])

@@ -15,8 +15,8 @@ from functools import cache
 
 from core.elements import catalogue, resolve
 
-PERMUTATIONS = 40
-ROWS = 2  # 20 bands of 2 rows: pairs sharing ~30 % of features usually meet in some band
+PERMUTATIONS = 24
+ROWS = 2  # 12 bands of 2 rows: pairs sharing ~30 % of features usually meet in some band
 _MASK = (1 << 64) - 1
 
 # Concepts shared by English and Chinese wording (English stems after _stem; Chinese terms as written).
@@ -247,6 +247,7 @@ def fingerprint(title: str, text: str = "", *, elements: list[str] | None = None
 _WEIGHT = {"el": 3.0, "n:": 2.0, "m:": 1.0, "c:": 1.5, "w:": 1.0, "z:": 0.5}
 
 
+@cache
 def _weight(feature: str) -> float:
     return 0.5 if feature in _GENERIC else _WEIGHT.get(feature[:2], 1.0)
 
