@@ -146,7 +146,8 @@ class ClusterStore:
         server or Sentinel, not on Redis Cluster, which this project does not target."""
         low = max(event.when, now) - self.window
         bucket_keys = self._bucket_keys(fp)
-        args = [low, _PER_BUCKET, _TOP, self.keys.cluster(""), self.keys.cluster_lock(), token, _LOCK_TTL_MS]
+        args: list[str | float] = [low, _PER_BUCKET, _TOP, self.keys.cluster(""), self.keys.cluster_lock(), token,
+                                   _LOCK_TTL_MS]
         deadline = time.monotonic() + _LOCK_WAIT
         while (flat := self._find_script(keys=bucket_keys, args=args)) == ["busy"]:
             if time.monotonic() > deadline:

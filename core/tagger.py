@@ -98,6 +98,15 @@ def _alternation(terms: list[str]) -> str:
     return "|".join(re.escape(t) for t in sorted(set(terms), key=lambda t: (-len(t), t)))
 
 
+def _in_text_order(term: str, symbols: list[str]) -> tuple[str, ...]:
+    """NdPr -> (Nd, Pr): symbols in the order the compound spells them (unspelled ones last)."""
+    def position(symbol: str) -> int:
+        found = term.find(symbol)
+        return found if found >= 0 else len(term)
+
+    return tuple(sorted(dict.fromkeys(symbols), key=position))
+
+
 @cache
 def _index() -> _Index:
     els = catalogue()
@@ -117,8 +126,7 @@ def _index() -> _Index:
         names=re.compile(edge_l + "(?:" + _alternation(list(names)) + ")" + edge_r, re.I),
         names_map={k: tuple(dict.fromkeys(v)) for k, v in names.items()},
         compounds=re.compile(edge_l + "(?:" + _alternation(list(compounds)) + ")" + edge_r) if compounds else None,
-        compounds_map={k: tuple(sorted(dict.fromkeys(v), key=lambda s, k=k: k.find(s) % 1000))
-                       for k, v in compounds.items()},
+        compounds_map={k: _in_text_order(k, v) for k, v in compounds.items()},
         zh=re.compile(_alternation(list(zh))),
         zh_map={k: tuple(dict.fromkeys(v)) for k, v in zh.items()},
         symbols=re.compile(edge_l + "(?:" + _alternation(symbols) + ")" + edge_r),
