@@ -94,6 +94,10 @@ class Measure:
     def needs_review(self, today: dt.date) -> bool:
         return state_on(self, today).needs_review
 
+    def label_on(self, day: dt.date) -> str:
+        """"in force", "suspended until 2026-11-27", "needs review" ... for `day`."""
+        return state_on(self, day).label
+
 
 def state_on(measure: Measure, day: dt.date) -> MeasureState:
     """The state of `measure` on `day`, with a warning when the record cannot vouch for it."""
@@ -170,9 +174,15 @@ def _measure(raw: dict[str, Any]) -> Measure:
     return m
 
 
+def measures(symbol: str | None = None) -> tuple[Measure, ...]:
+    """Every recorded measure (or, given a symbol, those covering it, group-wide ones included), oldest
+    announcement first. Raises ConfigError on a malformed data file. For what to show on a given day use
+    `state_on(measure, day)`: `Measure.state` is only the last recorded state."""
+    return _all() if symbol is None else tuple(for_element(symbol))
+
+
 @cache
-def measures() -> tuple[Measure, ...]:
-    """Every recorded measure, oldest announcement first. Raises ConfigError on a malformed data file."""
+def _all() -> tuple[Measure, ...]:
     raw = yaml.safe_load(resources.files("core").joinpath("controls.yaml").read_text("utf-8"))
     items = tuple(_measure(m) for m in (raw or {}).get("measures") or ())
     ids = [m.id for m in items]
@@ -187,14 +197,14 @@ def measures() -> tuple[Measure, ...]:
 
 
 def get(measure_id: str) -> Measure | None:
-    return next((m for m in measures() if m.id == measure_id), None)
+    return next((m for m in _all() if m.id == measure_id), None)
 
 
 def for_element(symbol: str, *, include_group: bool = True) -> list[Measure]:
     """Measures naming `symbol`, plus (with include_group) those covering its whole group, oldest first."""
     el = catalogue().get(symbol)
     group = el.group if el else None
-    return [m for m in measures()
+    return [m for m in _all()
             if symbol in m.elements or (include_group and group is not None and m.group == group)]
 
 

@@ -52,6 +52,8 @@ def test_for_element_and_timeline() -> None:
     ga = {m.id: s.label for m, s in controls.timeline("Ga", TODAY)}
     assert ga["CN-2023-023"] == "in force" and ga["CN-2024-046-2"] == "suspended until 2026-11-27"
     assert len(controls.timeline(None, TODAY)) == len(controls.measures())
+    assert [m.id for m in controls.measures("Dy")] == with_group
+    assert controls.get("CN-2025-072") is not None and controls.get("CN-2025-072").label_on(TODAY) == "in force"
 
 
 def test_every_measure_is_dated_sourced_and_reviewable() -> None:
