@@ -146,7 +146,7 @@ else
   redis.call('ZREM', KEYS[2], redis.call('HGET', KEYS[1], 'id'))
 end
 redis.call('RPUSH', KEYS[3], ARGV[4])
-return 'changed'
+return 'changed:' .. state
 """
 
 # KEYS: incident, claim, audit; ARGV: now, audit json, mention, claim ttl.
@@ -226,7 +226,7 @@ class IncidentStore:
             return incident, False
         incident = self.get(incident_id)
         assert incident is not None
-        self.publish_gauges()
+        metrics.inc(self.redis, self.keys, "reewatch_incidents", {"state": State.TRIGGERED.value})
         return incident, True
 
     def acknowledge(self, incident_id: str, user: str, *, now: float | None = None) -> Transition:
@@ -239,15 +239,15 @@ class IncidentStore:
         now = time.time() if now is None else now
         kind = "ack" if target is State.ACKNOWLEDGED else "resolve"
         entry = AuditEntry(now, kind, by=user, text=f"{target.value} by <@{user}>" if user else target.value)
-        outcome = self._transition(
+        outcome, _, previous = str(self._transition(
             keys=[self.keys.incident(incident_id), self.keys.incidents_open(), self.keys.incident_audit(incident_id)],
-            args=[target.value, user, repr(now), entry.to_json()])
-        result = Transition(outcome, self.get(incident_id))
+            args=[target.value, user, repr(now), entry.to_json()])).partition(":")
+        result = Transition(outcome, self.get(incident_id))  # type: ignore[arg-type]
         if result.changed:
             log.info("incident %s", target.value, extra={"incident_id": incident_id, "user": user})
-            if target is State.RESOLVED:
-                metrics.inc(self.redis, self.keys, "reewatch_incidents", {"state": "resolved"})
-            self.publish_gauges()
+            # Gauges move with each transition (no scan of open incidents); `resolved` only grows.
+            metrics.inc(self.redis, self.keys, "reewatch_incidents", {"state": previous}, by=-1)
+            metrics.inc(self.redis, self.keys, "reewatch_incidents", {"state": target.value})
         return result
 
     def claim_page(self, incident_id: str, *, step: int, round_: int, mention: str, text: str,
@@ -306,14 +306,6 @@ class IncidentStore:
 
     def add_audit(self, incident_id: str, entry: AuditEntry) -> None:
         self.redis.rpush(self.keys.incident_audit(incident_id), entry.to_json())
-
-    def publish_gauges(self) -> None:
-        """Set the open-incident gauges (triggered, acknowledged) from the open set."""
-        counts = {State.TRIGGERED.value: 0, State.ACKNOWLEDGED.value: 0}
-        for incident in self.open_incidents():
-            counts[incident.state.value] = counts.get(incident.state.value, 0) + 1
-        for state, count in counts.items():
-            metrics.set_gauge(self.redis, self.keys, "reewatch_incidents", count, {"state": state})
 
 
 def load_overrides(redis: redis_lib.Redis, keys: Keys, now: float | None = None) -> list[Override]:

@@ -88,18 +88,21 @@ def _add_report(ctx: WorkerContext, store: IncidentStore, incident: Incident, ev
 
 
 def schedule(ctx: WorkerContext, incident_id: str, cfg: OncallConfig, *, start: float) -> int:
-    """Enqueue every step job of the plan, timed from `start`. Idempotent: ids are deterministic."""
-    count = 0
-    for step, round_, offset in plan(cfg):
-        job_id = step_job_id(ctx, incident_id, step, round_)
-        if offset <= 0:
-            q = queue(ctx.keys, "escalate", ctx.rq_redis)
-            q.enqueue(page_step, incident_id, step, round_, job_id=job_id, retry=STEP_RETRY,
-                      result_ttl=3600, failure_ttl=7 * 86400)
-        else:
-            _enqueue_at(ctx, page_step, incident_id, step, round_, when=start + offset, job_id=job_id)
-        count += 1
-    return count
+    """Enqueue every step job of the plan, timed from `start`, in one round trip. Idempotent: the ids are
+    deterministic, so scheduling again replaces the jobs instead of adding more."""
+    q = queue(ctx.keys, "escalate", ctx.rq_redis)
+    options = {"retry": STEP_RETRY, "result_ttl": 3600, "failure_ttl": 7 * 86400}
+    steps = plan(cfg)
+    with ctx.rq_redis.pipeline() as pipe:
+        for step, round_, offset in steps:
+            job_id = step_job_id(ctx, incident_id, step, round_)
+            if offset <= 0:
+                q.enqueue(page_step, incident_id, step, round_, job_id=job_id, pipeline=pipe, **options)
+            else:
+                q.enqueue_at(datetime.fromtimestamp(start + offset, UTC), page_step, incident_id, step, round_,
+                             job_id=job_id, pipeline=pipe, **options)
+        pipe.execute()
+    return len(steps)
 
 
 def _enqueue_at(ctx: WorkerContext, func: object, *args: object, when: float, job_id: str) -> None:
