@@ -4,6 +4,7 @@ process tree recorded so a test can check that Ctrl-C leaves nothing running."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+PR_SET_PDEATHSIG = 1
 
 
 def free_port() -> int:
@@ -54,6 +56,12 @@ def running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def _ctrl_c_when_parent_dies() -> None:
+    """Linux: the demo gets SIGINT (and shuts down cleanly) if the test run is killed outright."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+
+
 class DemoProcess:
     """Start with `start()`; `url` is the sandbox page; `interrupt()` sends Ctrl-C and waits."""
 
@@ -75,6 +83,7 @@ class DemoProcess:
             [sys.executable, "-m", "bot.cli", "demo", "--port", str(self.port), "--feeds-port", str(self.feeds_port),
              "--bot-port", str(self.bot_port), "--speed", str(self.speed)],
             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            preexec_fn=_ctrl_c_when_parent_dies,
         )
         threading.Thread(target=self._read, daemon=True).start()
         return self

@@ -43,9 +43,9 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[DemoProcess]:
-    """One demo for every browser test; stopped with Ctrl-C at the end."""
+    """One demo for the tests of a module; stopped with Ctrl-C after them."""
     running = DemoProcess(tmp_path_factory.mktemp("browser-demo"), speed=4.0).start()
     try:
         running.wait_for("sandbox page", lambda s: s.get("channels"), limit=60)
