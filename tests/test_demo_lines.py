@@ -16,7 +16,8 @@ from tests.fakes.slack_api import SlackStandIn
 def test_plain_turns_mrkdwn_into_one_readable_line() -> None:
     names = {"U1": "Ada Okafor"}.get
     text = ":large_orange_circle: HIGH  *<https://x.example/a?b=1&amp;c=2|Curbs on Dy &amp; Tb>*\n<@U1> <!here>"
-    assert plain(text, lambda u: names(u) or u) == "HIGH Curbs on Dy & Tb @Ada Okafor here"
+    assert plain(text, lambda u: names(u) or u) == "HIGH Curbs on Dy & Tb @Ada Okafor @here"
+    assert plain("at <!date^1700000000^{time}|22:13 UTC> in <#C1|ops>") == "at 22:13 UTC in ops"
 
 
 @pytest.mark.parametrize(("params", "expected"), [

@@ -27,7 +27,9 @@ def plain(text: str, name: Describe = str) -> str:
         target, label = m.group(1), m.group(2)
         if target.startswith("@"):
             return "@" + (label or name(target[1:]))
-        return label or target.lstrip("#!")
+        if target.startswith("!") and not label:  # <!here>, <!channel>
+            return "@" + target[1:].split("^")[0]
+        return label or target.lstrip("#")
 
     text = _SLACK_TOKEN.sub(token, text)
     text = _EMOJI.sub("", text).replace("*", "").replace("`", "")
