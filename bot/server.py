@@ -1,76 +1,92 @@
-"""Serving the Bolt app: HTTP on gunicorn (with /healthz, /readyz, /metrics) or Socket Mode."""
+"""Serving the Bolt app: HTTP on gunicorn (with /healthz, /readyz, /metrics) or Socket Mode.
+
+HTTP runs on gunicorn's `gthread` worker: pre-forked processes, each with a thread pool and
+keep-alive connections handled by a poller, so 50 concurrent Slack connections need no thread each.
+bench/bench_app.py compares it with the `sync` worker on the same app.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from core.keys import Keys
-from core.redisconn import connect
+from bot.deps import Deps
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"}
 
 
-def make_wsgi(settings: Settings) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
-    """The WSGI application: Slack endpoint plus health, readiness and metrics."""
+def make_wsgi(settings: Settings, *, app: App | None = None, deps: Deps | None = None) -> WSGIApp:
+    """The WSGI application: `POST /slack/events` plus `/healthz`, `/readyz` and `/metrics`."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     from bot.app import create_app
+    from core import metrics
 
-    app = create_app(settings)
-    slack = SlackRequestHandler(app)
-    redis = connect(settings.redis_url or "redis://127.0.0.1:6379/0")
-    Keys(settings.redis_prefix)
+    deps = deps or Deps(settings)
+    slack = SlackRequestHandler(app or create_app(settings, deps=deps))
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
-        if path == "/slack/events" and method == "POST":
+        if path == "/slack/events":
+            if method != "POST":
+                return _json(start_response, 405, {"error": "POST only"})
             return slack(environ, start_response)
         if path == "/healthz":
             return _json(start_response, 200, {"ok": True})
         if path == "/readyz":
             try:
-                redis.ping()
+                deps.redis.ping()
             except Exception as exc:  # any failure to reach Redis means not ready
-                return _json(start_response, 503, {"ok": False, "redis": str(exc)})
+                return _json(start_response, 503, {"ok": False, "redis": type(exc).__name__})
             return _json(start_response, 200, {"ok": True, "redis": "ok"})
         if path == "/metrics":
-            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
-            return [generate_latest()]
+            # The deployment-wide metrics from Redis, then this process's own (Python runtime, histograms).
+            shared = metrics.render(deps.redis, deps.keys).encode()
+            body = shared + (b"\n" if shared and not shared.endswith(b"\n") else b"") + generate_latest()
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body)))])
+            return [body]
         return _json(start_response, 404, {"error": "not found"})
 
     return wsgi
 
 
 def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}.get(status, "")
     data = json.dumps(body).encode()
-    start_response(f"{status} {reason}", [("Content-Type", "application/json"),
-                                          ("Content-Length", str(len(data)))])
+    start_response(f"{status} {_REASONS.get(status, '')}", [("Content-Type", "application/json"),
+                                                          ("Content-Length", str(len(data)))])
     return [data]
 
 
-def serve_http(settings: Settings, *, host: str, port: int, workers: int = 2, threads: int = 8) -> int:
+def serve_http(settings: Settings, *, host: str, port: int, workers: int | None = None, threads: int = 8,
+               worker_class: str = "gthread", wsgi: WSGIApp | None = None) -> int:
+    """Run gunicorn in this process until it is stopped (SIGTERM/SIGINT shut it down gracefully)."""
     from gunicorn.app.base import BaseApplication
+
+    count = workers or int(os.environ.get("WEB_CONCURRENCY", "0")) or max(2, os.cpu_count() or 1)
 
     class _Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for key, value in {"bind": f"{host}:{port}", "workers": workers, "threads": threads,
-                               "worker_class": "gthread", "accesslog": None, "graceful_timeout": 5,
-                               "timeout": 30}.items():
+            for key, value in {"bind": f"{host}:{port}", "workers": count, "threads": threads,
+                               "worker_class": worker_class, "accesslog": None, "graceful_timeout": 5,
+                               "timeout": 30, "keepalive": 75}.items():
                 self.cfg.set(key, value)
 
-        def load(self) -> Callable[..., Any]:
-            return make_wsgi(settings)
+        def load(self) -> WSGIApp:
+            # Built in each worker after the fork: Redis pools and threads are never shared across processes.
+            return wsgi or make_wsgi(settings)
 
-    log.info("serving HTTP", extra={"host": host, "port": port})
+    log.info("serving HTTP", extra={"host": host, "port": port, "workers": count, "worker_class": worker_class})
     _Gunicorn().run()
     return 0
 

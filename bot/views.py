@@ -11,7 +11,8 @@ from typing import Any
 
 from bot.deps import Deps
 from core import elements
-from core.cards import BoardRow
+from core.cards import SEVERITY_ICON, BoardRow, Measure, ago
+from core.text import escape, link
 
 
 def board_rows(deps: Deps) -> list[BoardRow]:
@@ -64,11 +65,18 @@ def _when(moment: datetime) -> str:
 
 
 def incident_lines(deps: Deps, limit: int = 10) -> list[str]:
-    """Open incidents, newest first."""
-    from core.incident_blocks import incident_line
+    """Open incidents, newest first: `#12 🔴 high triggered · title · 2h ago`."""
     from core.incidents import IncidentStore
 
-    return [incident_line(inc) for inc in IncidentStore(deps.redis, deps.keys).open()[:limit]]
+    now = time.time()
+    incidents = sorted(IncidentStore(deps.redis, deps.keys).open_incidents(), key=lambda i: -i.created_at)
+    return [incident_line(inc, now) for inc in incidents[:limit]]
+
+
+def incident_line(inc: Any, now: float) -> str:
+    who = f" by <@{inc.acked_by}>" if inc.acked_by else ""
+    return (f"*{inc.label}* {SEVERITY_ICON.get(inc.severity, '⚪')} {inc.severity} · {inc.state}{who} · "
+            f"{link(inc.link, inc.title) if inc.link else escape(inc.title)} · {ago(inc.created_at, now)}")
 
 
 def subscription_line(sub: Any) -> str:
@@ -84,3 +92,26 @@ def subscription_line(sub: Any) -> str:
         extra += f" · digest {sub.digest}"
     broken = f" · :warning: broken: {sub.broken}" if getattr(sub, "broken", None) else ""
     return f"`{sub.id}` {', '.join(what) or 'nothing'}{extra}{broken}"
+
+
+def element_facts(symbol: str) -> tuple[list[str], list[str]]:
+    """Key uses, and supply figures with their source and year (the element's, then its group's)."""
+    el = elements.catalogue()[symbol]
+    figures = [*el.supply, *elements.group_supply(el.group)]
+    supply = [f"{f.metric}: *{f.value}* ({f.source}, {f.year})" for f in figures]
+    return list(el.uses), supply
+
+
+def measures_for(symbol: str | None, now: float) -> list[Measure]:
+    """Export-control measures (all, or those covering `symbol`) as cards show them, with review warnings."""
+    from core import controls
+
+    today = datetime.fromtimestamp(now, UTC).date()
+    out = []
+    for m in controls.measures(symbol):
+        review = (f"needs review: this state was due for re-checking by {m.review_by}"
+                  if m.needs_review(today) else "")
+        out.append(Measure(title=m.title, state=m.state_text if hasattr(m, "state_text") else str(m.state),
+                           date=str(m.state_since if hasattr(m, "state_since") else m.effective),
+                           review=review, source=", ".join(getattr(m, "sources", ())[:2])))
+    return out

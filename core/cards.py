@@ -174,7 +174,8 @@ def element_card(el: Element, *, level: str, why: str, measures: Sequence[Measur
     icon = LEVEL_ICON.get(level, "⚪")
     blocks: list[Block] = [
         header(f"{el.name_en} ({el.symbol}) · {el.name_zh}"),
-        context(f"{group} · atomic number {el.z}"),
+        context(f"{group}" + (f" · {el.class_cn} class (MOFCOM)" if el.class_cn != "n/a" else "")
+                + f" · atomic number {el.z}"),
         _section(f"{icon} *Status: {level}*" + (f" – {escape(why)}" if why else "")),
     ]
     if measures:

@@ -68,7 +68,7 @@ def dispatch(app: App, req: SignedRequest) -> BoltResponse:
 
 def drain(app: App) -> None:
     """Wait until the app's lazy listeners (App Home publishing) have finished: deterministic, no sleeps."""
-    executor = app._listener_runner.listener_executor
+    executor = app.listener_runner.listener_executor
     executor.shutdown(wait=True)
 
 

@@ -78,7 +78,12 @@ def unknown_subcommand(inv: Invocation, registry: dict[str, Subcommand]) -> Repl
 
 
 def refused(inv: Invocation, entry: Subcommand, deps: Deps) -> Reply:
+    return Reply(text=refused_text(inv, entry.name, deps))
+
+
+def refused_text(inv: Invocation, what: str, deps: Deps) -> str:
+    """The polite refusal for a non-admin mutation, naming who can do it."""
     admins = deps.settings.admins
     who = ", ".join(f"<@{a}>" for a in admins[:5]) if admins else "nobody yet (REEWATCH_ADMINS is empty)"
-    return Reply(text=f"Sorry, `{inv.command} {entry.name}` changes shared settings, so only reewatch admins "
-                      f"can run it. Admins: {who}.")
+    return (f"Sorry, `{inv.command} {what}` changes shared settings, so only reewatch admins can run it. "
+            f"Admins: {who}.")

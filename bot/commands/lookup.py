@@ -15,7 +15,7 @@ def _spellings() -> dict[str, str]:
     """Every accepted spelling (case-folded) -> symbol; aliases too when the catalogue has them."""
     out: dict[str, str] = {}
     for el in elements.catalogue().values():
-        names = [el.symbol, el.name_en, el.name_zh, *getattr(el, "aliases", ())]
+        names = [el.symbol, el.name_en, el.name_zh, *el.aliases, *el.aliases_zh]
         for name in names:
             out[str(name).casefold()] = el.symbol
     return out

@@ -39,7 +39,6 @@ def _act(body: dict[str, Any], deps: Deps, respond: Respond, kind: str) -> None:
     user = str((body.get("user") or {}).get("id") or "")
     store = IncidentStore(deps.redis, deps.keys)
     result = store.acknowledge(incident_id, user) if kind == "ack" else store.resolve(incident_id, user)
-    _remember_channel_id(store, body, result)
     extra = {"incident_id": incident_id, "user": user, "outcome": result.outcome}
     if result.changed:
         log.info("incident %s by button", kind, extra=extra)
@@ -48,15 +47,6 @@ def _act(body: dict[str, Any], deps: Deps, respond: Respond, kind: str) -> None:
     log.info("incident button changed nothing", extra=extra)
     text = _unchanged(result, incident_id)
     deps.background.submit(_tell, respond, text, incident_id)
-
-
-def _remember_channel_id(store: IncidentStore, body: dict[str, Any], result: Transition) -> None:
-    """The page may have been posted to a channel *name*; chat.update needs the id, which the click carries."""
-    inc = result.incident
-    channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
-    message_ts = str((body.get("container") or {}).get("message_ts") or "")
-    if inc is not None and channel and inc.ts and message_ts == inc.ts and inc.channel_id != channel:
-        store.set_message(inc.id, channel, inc.ts)
 
 
 def _unchanged(result: Transition, incident_id: str) -> str:
