@@ -46,11 +46,12 @@ def page_step(incident_id: str, step: int, round_: int) -> str:
         try:
             if not incident.ts:
                 msg = page(incident, paging=tgt.mention, step_note=note)
-                ts = out.post(incident.channel, msg.text, msg.blocks)
-                store.set_message(incident_id, incident.channel_id or incident.channel, ts)
+                # The id Slack answers with, not the configured name: chat.update accepts only ids.
+                channel_id, ts = out.post_for_update(incident.channel, msg.text, msg.blocks)
+                store.set_message(incident_id, channel_id, ts)
             else:
                 reply = page_reply(tgt.mention, step=step, steps=len(cfg.steps), round_=round_, rounds=rounds)
-                out.post(incident.channel, reply.text, reply.blocks, thread_ts=incident.ts)
+                out.post(incident.channel_id or incident.channel, reply.text, reply.blocks, thread_ts=incident.ts)
         except (SlackDeliveryError, SlackUnavailable) as exc:
             store.unclaim_page(incident_id, step=step, round_=round_, error=str(exc))
             raise
@@ -73,7 +74,7 @@ def post_report(incident_id: str, source: str, title: str, url: str) -> bool:
             return False  # not posted yet (held): the page will show the count
         out = SlackOut(ctx)
         msg = report_reply(source, title, url)
-        out.post(incident.channel, msg.text, msg.blocks, thread_ts=incident.ts)
+        out.post(incident.channel_id or incident.channel, msg.text, msg.blocks, thread_ts=incident.ts)
         _update_message(out, store, incident_id, paging=incident.last_target)
     return True
 
@@ -93,7 +94,7 @@ def after_transition(incident_id: str, kind: str) -> bool:
         _update_message(out, store, incident_id, paging=incident.last_target)
         if entry is not None:
             line = thread_line(entry)
-            out.post(incident.channel, line.text, line.blocks, thread_ts=incident.ts)
+            out.post(incident.channel_id or incident.channel, line.text, line.blocks, thread_ts=incident.ts)
     return True
 
 
@@ -104,7 +105,7 @@ def announce(incident_id: str, kind: str, by: str, text: str, at: float) -> bool
     if incident is None or not incident.ts or not incident.is_open:
         return False
     msg = thread_line(AuditEntry(at, kind, by=by, text=text))
-    SlackOut(ctx).post(incident.channel, msg.text, msg.blocks, thread_ts=incident.ts)
+    SlackOut(ctx).post(incident.channel_id or incident.channel, msg.text, msg.blocks, thread_ts=incident.ts)
     return True
 
 

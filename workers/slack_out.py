@@ -99,6 +99,17 @@ class SlackOut:
         self._count("posted")
         return str(response["ts"])
 
+    def post_for_update(self, channel: str, text: str,
+                        blocks: Sequence[Mapping[str, Any]] | None = None) -> tuple[str, str]:
+        """`post` for a message that will be edited later: returns (channel id, ts), because chat.update
+        takes only ids while chat.postMessage also takes names such as #ree-oncall. (Added by the
+        on-call part, issue 7, for the incident page.)"""
+        kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False,
+                                  "blocks": list(blocks or [])}
+        response = self._call("chat.postMessage", kwargs, pace=channel, channel=channel)
+        self._count("posted")
+        return str(response.get("channel") or channel), str(response["ts"])
+
     def update(self, channel: str, ts: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None,
                *, metadata: Mapping[str, Any] | None = None) -> None:
         """chat.update of one of the bot's messages."""
