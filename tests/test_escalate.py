@@ -372,3 +372,16 @@ def test_usergroup_follows_the_rotation(oc: Settings, slack: SlackStandIn) -> No
     consider(ctx, event, cluster, True)
     burst(oc)
     assert pages(slack) == ["<!subteam^S0ONCALL>"] and dms(slack) == []
+
+
+def test_sweep_moves_only_overdue_escalation_jobs_once(oc: Settings, slack: SlackStandIn) -> None:
+    ctx = use(oc, policy_yaml("- notify: primary"))
+    from workers.escalate import sweep
+
+    q = queue(ctx.keys, "escalate", ctx.rq_redis)
+    q.enqueue_at(datetime.now(UTC) - timedelta(seconds=30), "builtins.len", [1], job_id=ctx.keys.job_id("late"))
+    q.enqueue_at(datetime.now(UTC) + timedelta(hours=1), "builtins.len", [1], job_id=ctx.keys.job_id("early"))
+    assert sweep() == 1
+    assert sweep() == 0
+    assert q.job_ids == [ctx.keys.job_id("late")]
+    assert q.scheduled_job_registry.get_job_ids() == [ctx.keys.job_id("early")]
