@@ -110,11 +110,16 @@ def report_reply(source: str, title: str, url: str) -> Message:
     return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}])
 
 
-def direct_page(incident: Incident, channel: str) -> Message:
-    """The DM to a person paged: what happened and where to answer."""
+def direct_page(incident: Incident, channel: str, *, problem: str = "") -> Message:
+    """The DM to a person paged: what happened and where to answer (or, when the escalation channel
+    refused the page, that it did and why)."""
     where = f"<#{channel}>" if channel[:1] in ("C", "G") else escape(channel)
+    answer = f"Acknowledge it in {where} or with `/ree ack {incident.id}`."
+    if problem:
+        answer = (f"The escalation channel {where} refused the page ({escape(problem)}), so it comes to you "
+                  f"directly: acknowledge with `/ree ack {incident.id}`, and ask an admin to fix the channel.")
     text = (f":rotating_light: You are on call for incident #{incident.id} ({escape(incident.severity)}): "
-            f"{escape(incident.title[:TITLE_LIMIT])}. Acknowledge it in {where} or with `/ree ack {incident.id}`.")
+            f"{escape(incident.title[:TITLE_LIMIT])}. {answer}")
     return Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
 
 

@@ -66,7 +66,7 @@ CATALOGUE: dict[str, Metric] = dict([
     _m("reewatch_incidents", "gauge", "Incidents by state: triggered and acknowledged are open now; "
        "resolved counts every incident resolved.", ("state",)),
     _m("reewatch_pages_total", "counter", "On-call pages sent, by target kind (primary, secondary, user, "
-       "here, channel, usergroup).", ("target",)),  # added by the on-call helper (issue 7)
+       "here, channel, usergroup, dm_fallback).", ("target",)),  # added by the on-call helper (issue 7)
     _m("reewatch_command_latency_seconds", "histogram", "Time from receiving a slash command to its ack.",
        ("command",), LATENCY_BUCKETS),
     _m("reewatch_dead_letters", "gauge", "Deliveries in the dead-letter list, waiting for a replay.",

@@ -385,3 +385,27 @@ def test_sweep_moves_only_overdue_escalation_jobs_once(oc: Settings, slack: Slac
     assert sweep() == 0
     assert q.job_ids == [ctx.keys.job_id("late")]
     assert q.scheduled_job_registry.get_job_ids() == [ctx.keys.job_id("early")]
+
+
+def test_a_broken_escalation_channel_still_pages_the_person_by_dm(oc: Settings, slack: SlackStandIn) -> None:
+    ctx = use(oc, policy_yaml("- notify: primary\n- after: 1h\n  notify: here"))
+    slack.set_channel_error(CHANNEL, "not_in_channel")
+    event, cluster = story()
+    incident_id = consider(ctx, event, cluster, True)
+    assert incident_id is not None
+    burst(oc)
+    assert slack.messages(CHANNEL) == []
+    [dm] = dms(slack)
+    assert "refused the page (not_in_channel)" in dm.text and f"/ree ack {incident_id}" in dm.text
+    assert [c.params["users"] for c in slack.calls_to("conversations.open")] == [PRIMARY]
+    step = Job.fetch(step_job_id(ctx, incident_id, 0, 0), connection=ctx.rq_redis)
+    assert step.return_value() == "channel_failed"  # not retried: a missing channel does not come back by itself
+    assert len(slack.calls_to("chat.postMessage")) == 2  # the refused page and the DM, nothing more
+    # The @here step cannot reach anyone in a broken channel: the primary hears of it directly.
+    slack.set_channel_error(CHANNEL, None)
+    slack.set_channel_error(CHANNEL, "channel_not_found")
+    fast_forward(ctx)
+    burst(oc)
+    assert len(dms(slack)) == 2 and "channel_not_found" in dms(slack)[-1].text
+    audit = IncidentStore(ctx.redis, ctx.keys).audit(incident_id)
+    assert [e.kind for e in audit].count("page_failed") == 2

@@ -6,6 +6,7 @@ serialized by a short Redis lock so the page is always posted before any reply i
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 
 def page_step(incident_id: str, step: int, round_: int) -> str:
     """Job: send one escalation step unless the incident was acknowledged, resolved, or this step
-    already paged. Returns what happened (claimed, stopped, duplicate, held, missing, no_policy)."""
+    already paged. Returns what happened (claimed, channel_failed, stopped, duplicate, held, missing,
+    no_policy)."""
     ctx = context.current()
     cfg = policy(ctx)
     if cfg is None or step >= len(cfg.steps):
@@ -52,9 +54,21 @@ def page_step(incident_id: str, step: int, round_: int) -> str:
             else:
                 reply = page_reply(tgt.mention, step=step, steps=len(cfg.steps), round_=round_, rounds=rounds)
                 out.post(incident.channel_id or incident.channel, reply.text, reply.blocks, thread_ts=incident.ts)
-        except (SlackDeliveryError, SlackUnavailable) as exc:
+        except SlackUnavailable as exc:  # Slack is down or busy: free the claim, RQ retries the step
             store.unclaim_page(incident_id, step=step, round_=round_, error=str(exc))
             raise
+        except SlackDeliveryError as exc:
+            # A broken channel (not found, bot not in it, archived) will not heal on a retry; the page
+            # goes straight to a person instead, so a misconfigured channel never silences on-call.
+            person = tgt.user or who.primary
+            log.error("escalation channel failed: %s; paging %s by DM", exc.error, person,
+                      extra={"incident_id": incident_id, "channel": incident.channel})
+            store.add_audit(incident_id, AuditEntry(time.time(), "page_failed", step=step, round=round_,
+                                                    text=f"{incident.channel} refused the page ({exc.error}); "
+                                                         f"sent to <@{person}> by DM"))
+            _direct(out, store, incident_id, person, problem=exc.error)
+            metrics.inc(ctx.redis, ctx.keys, "reewatch_pages_total", {"target": "dm_fallback"})
+            return "channel_failed"
         metrics.inc(ctx.redis, ctx.keys, "reewatch_pages_total", {"target": tgt.kind})
         log.info("paged %s", tgt.kind, extra={"incident_id": incident_id, "step": step, "round": round_})
         if incident.ts:
@@ -121,11 +135,11 @@ def _update_message(out: SlackOut, store: IncidentStore, incident_id: str, *, pa
         log.warning("incident message not updated: %s", exc, extra={"incident_id": incident_id})
 
 
-def _direct(out: SlackOut, store: IncidentStore, incident_id: str, user: str) -> None:
+def _direct(out: SlackOut, store: IncidentStore, incident_id: str, user: str, *, problem: str = "") -> None:
     incident = store.get(incident_id)
     if incident is None:
         return
-    msg = direct_page(incident, incident.channel_id or incident.channel)
+    msg = direct_page(incident, incident.channel_id or incident.channel, problem=problem)
     try:
         out.post(out.open_dm(user), msg.text, msg.blocks)
     except (SlackDeliveryError, SlackUnavailable) as exc:  # the channel page went out; the DM is extra
