@@ -90,11 +90,12 @@ class Deps:
 
         return StatusStore(self.redis, self.keys)
 
-    @cached_property
+    @property
     def subscriptions(self) -> Any:
+        """Built per use: the static routes of feeds.yaml count too, and the file may have changed."""
         from core.subscriptions import SubscriptionStore
 
-        return SubscriptionStore(self.redis, self.keys)
+        return SubscriptionStore(self.redis, self.keys, self.feeds_file().routes)
 
     @cached_property
     def feed_registry(self) -> Any:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.deps import Deps
 from core import elements
-from core.cards import SEVERITY_ICON, BoardRow, Measure, ago
-from core.text import escape, link
+from core.cards import BoardRow, Measure
+from core.text import escape
 
 
 def board_rows(deps: Deps) -> list[BoardRow]:
@@ -21,8 +22,8 @@ def board_rows(deps: Deps) -> list[BoardRow]:
     if not symbols:
         return []
     cat = elements.catalogue()
-    return [BoardRow(symbol=s.symbol, name=cat[s.symbol].name_en, level=str(s.level), why=s.reason or "",
-                     override=bool(getattr(s, "override", False)))
+    return [BoardRow(symbol=s.symbol, name=cat[s.symbol].name_en, level=s.level.value, why=s.reason,
+                     override=s.override is not None)
             for s in deps.status.board(symbols)]
 
 
@@ -44,54 +45,35 @@ def overrides(deps: Deps) -> list[Any]:
 
 
 def oncall_lines(deps: Deps, now: float) -> list[str]:
-    """`Now: @a (secondary @b) until Mon 09:00 UTC` and `Next: @c from ...`."""
+    """`Now: @a (secondary @b) until ...` and `Next: @c from ...` (core.oncall's rotation math)."""
     config = deps.feeds_file().oncall
     if config is None:
         return []
     from core import oncall
+    from core.incident_blocks import clock
 
     when = datetime.fromtimestamp(now, UTC)
     ovs = overrides(deps)
     current = oncall.on_call(config.rotation, when, ovs)
-    upcoming = oncall.next_change(config.rotation, when, ovs)
+    since, upcoming = oncall.next_handover(config.rotation, when, ovs)
     second = f" (secondary <@{current.secondary}>)" if current.secondary else ""
     by = " by override" if current.override else ""
-    return [f"*Now:* <@{current.primary}>{second}{by} until {_when(current.until)}",
-            f"*Next:* <@{upcoming.primary}> from {_when(current.until)}"]
-
-
-def _when(moment: datetime) -> str:
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{moment:%Y-%m-%d %H:%M} UTC>"
+    return [f"*Now:* <@{current.primary}>{second}{by} until {clock(current.until.timestamp())}",
+            f"*Next:* <@{upcoming.primary}> from {clock(since.timestamp())}"]
 
 
 def incident_lines(deps: Deps, limit: int = 10) -> list[str]:
-    """Open incidents, newest first: `#12 🔴 high triggered · title · 2h ago`."""
+    """Open incidents, newest first, as `/ree incidents` shows them."""
+    from core.incident_blocks import incident_lines as lines
     from core.incidents import IncidentStore
 
-    now = time.time()
     incidents = sorted(IncidentStore(deps.redis, deps.keys).open_incidents(), key=lambda i: -i.created_at)
-    return [incident_line(inc, now) for inc in incidents[:limit]]
-
-
-def incident_line(inc: Any, now: float) -> str:
-    who = f" by <@{inc.acked_by}>" if inc.acked_by else ""
-    return (f"*{inc.label}* {SEVERITY_ICON.get(inc.severity, '⚪')} {inc.severity} · {inc.state}{who} · "
-            f"{link(inc.link, inc.title) if inc.link else escape(inc.title)} · {ago(inc.created_at, now)}")
+    return lines(incidents[:limit], time.time())
 
 
 def subscription_line(sub: Any) -> str:
-    """One subscription: its id, what it matches, its minimum severity and digest, broken or not."""
-    what = ["everything"] if getattr(sub, "all", False) else []
-    what += [f"feed `{f}`" for f in getattr(sub, "feeds", [])]
-    what += list(getattr(sub, "elements", []))
-    what += [f'"{k}"' for k in getattr(sub, "keywords", [])]
-    extra = ""
-    if getattr(sub, "min_severity", None):
-        extra += f" · min {sub.min_severity}"
-    if getattr(sub, "digest", None):
-        extra += f" · digest {sub.digest}"
-    broken = f" · :warning: broken: {sub.broken}" if getattr(sub, "broken", None) else ""
-    return f"`{sub.id}` {', '.join(what) or 'nothing'}{extra}{broken}"
+    """One subscription as `/ree subscriptions` shows it (broken ones flagged)."""
+    return (":warning: " if sub.broken else "") + escape(sub.describe())
 
 
 def element_facts(symbol: str) -> tuple[list[str], list[str]]:
@@ -103,15 +85,24 @@ def element_facts(symbol: str) -> tuple[list[str], list[str]]:
 
 
 def measures_for(symbol: str | None, now: float) -> list[Measure]:
-    """Export-control measures (all, or those covering `symbol`) as cards show them, with review warnings."""
+    """Export-control measures (all, or those covering `symbol`) with their state today and review warnings."""
     from core import controls
 
     today = datetime.fromtimestamp(now, UTC).date()
     out = []
-    for m in controls.measures(symbol):
-        review = (f"needs review: this state was due for re-checking by {m.review_by}"
-                  if m.needs_review(today) else "")
-        out.append(Measure(title=m.title, state=m.state_text if hasattr(m, "state_text") else str(m.state),
-                           date=str(m.state_since if hasattr(m, "state_since") else m.effective),
-                           review=review, source=", ".join(getattr(m, "sources", ())[:2])))
+    for m, st in controls.timeline(symbol, today):
+        since = st.since or m.effective or m.announced
+        review = ""
+        if st.needs_review:
+            review = (f"needs review: recorded as {st.recorded.replace('_', ' ')}, to be re-checked by "
+                      f"{st.review_by}" if st.review_by else "needs review")
+        covered = ", ".join(m.elements) if m.elements else (m.group or "").replace("_", " ")
+        out.append(Measure(title=f"{m.title} ({m.number}; {covered})", state=st.label, date=since.isoformat(),
+                           review=review, source=", ".join(_site(u) for u in m.sources[:2])))
     return out
+
+
+def _site(url: str) -> str:
+    """A source URL as its site name (`mofcom.gov.cn`); the card stays short, `controls` has the detail."""
+    host = urlsplit(url).hostname or url
+    return host.removeprefix("www.").removeprefix("english.")

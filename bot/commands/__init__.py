@@ -20,7 +20,7 @@ from typing import Any
 from bot.deps import Deps
 
 #: Modules under bot/commands/ that define subcommands, in the order `/ree help` lists them.
-SUBCOMMAND_MODULES: tuple[str, ...] = ("help", "status", "events", "controls", "feeds", "oncall")
+SUBCOMMAND_MODULES: tuple[str, ...] = ("help", "status", "events", "controls", "subscriptions", "feeds", "oncall")
 
 
 @dataclass(frozen=True)

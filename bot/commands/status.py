@@ -31,7 +31,7 @@ def status(inv: Invocation, deps: Deps) -> Reply:
     counts = deps.events.daily_counts(symbol, days=14)
     uses, supply = element_facts(symbol)
     current = oncall_now(deps, now)
-    card = element_card(elements.catalogue()[symbol], level=str(st.level), why=st.reason or "",
+    card = element_card(elements.catalogue()[symbol], level=st.level.value, why=st.reason,
                         measures=measures_for(symbol, now), uses=uses, supply=supply, events=events, counts=counts,
                         oncall=f"<@{current.primary}>" if current else None, now=now)
     return Reply(text=card.text, blocks=card.blocks, shareable=True)
@@ -54,20 +54,24 @@ def history(inv: Invocation, deps: Deps) -> Reply:
     return Reply(text=f"{title}: {len(changes)} changes", blocks=blocks, shareable=True)
 
 
-@subcommand("set", usage="set ELEMENT normal|watch|elevated|critical REASON", admin=True)
+@subcommand("set", usage="set ELEMENT normal|watch|elevated|critical|auto REASON", admin=True)
 def set_(inv: Invocation, deps: Deps) -> Reply:
     """Override an element's status level by hand, with a reason (recorded in its history)."""
     if len(inv.args) < 3:
         raise UsageError("Give the element, the level and a reason.")
     symbol = element(inv.args[0])
+    word = inv.args[1].lower()
     try:
-        level = Level(inv.args[1].lower())
+        level = None if word in ("auto", "clear") else Level(word)
     except ValueError:
-        raise UsageError(f"`{inv.args[1]}` is not a level: use normal, watch, elevated or critical.") from None
+        raise UsageError(f"`{inv.args[1]}` is not a level: use normal, watch, elevated, critical, or auto "
+                         "(back to the computed level).") from None
     reason = " ".join(inv.args[2:])
     change = deps.status.set_override(symbol, level, reason, inv.user_id)
     name = elements.catalogue()[symbol].name_en
+    shown = level.value if level else "its computed level"
     if change is None:
-        return Reply(text=f"{name} ({symbol}) is already {level.value}; reason recorded.", ephemeral=False)
-    return Reply(text=f"{LEVEL_ICON[level.value]} <@{inv.user_id}> set {name} ({symbol}) from {change.old} to "
-                      f"*{level.value}*: {escape(reason)}", ephemeral=False)
+        return Reply(text=f"<@{inv.user_id}> set {name} ({symbol}) to {shown}; it already was, and the reason "
+                          f"is recorded in `{inv.command} history {symbol}`: {escape(reason)}", ephemeral=False)
+    return Reply(text=f"{LEVEL_ICON.get(change.new.value, '⚪')} <@{inv.user_id}> set {name} ({symbol}) from "
+                      f"{change.old.value} to *{change.new.value}*: {escape(reason)}", ephemeral=False)
