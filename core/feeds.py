@@ -265,6 +265,8 @@ def _message(err: Any) -> str:
         return f"unknown key {str(err['loc'][-1])!r}" + (f" in {'.'.join(map(str, err['loc'][:-1]))}"
                                                           if len(err["loc"]) > 1 else "")
     msg = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "string_type" and isinstance(err.get("input"), bool):
+        msg += " (YAML reads yes/no/on/off as true/false: put the value in quotes)"
     return f"{where}: {msg}" if where else msg
 
 

@@ -60,6 +60,7 @@ def test_good_file_normalizes_elements_and_durations() -> None:
         ("feeds: [\n", 2, "not valid YAML"),
         ("feeds: []\nfeeds: []\n", 2, "duplicate key 'feeds'"),
         ("surprise: 1\n", 1, "unknown key 'surprise'"),
+        ("feeds:\n  - id: off\n    url: https://x.org/f\n", 2, "put the value in quotes"),
     ],
 )
 def test_each_mistake_is_reported_with_its_line(text: str, line: int, fragment: str) -> None:

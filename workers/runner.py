@@ -6,10 +6,12 @@ import logging
 import os
 import socket
 
+import redis as redis_lib
 from rq import Worker
 from rq.cron import CronScheduler
 
-from core.feeds import load_feeds
+from core.keys import Keys
+from core.registry import FeedRegistry
 from core.settings import Settings
 from workers import context
 from workers.enqueue import all_queues, queue
@@ -25,11 +27,17 @@ def make_worker(settings: Settings) -> Worker:
     return Worker(all_queues(ctx.keys, ctx.rq_redis), connection=ctx.rq_redis, name=name)
 
 
-def tick_interval(settings: Settings) -> int:
-    """How often the scheduler looks for due feeds: often enough for the shortest poll interval."""
-    feeds = [f for f in load_feeds(settings.feeds_file).feeds if f.enabled]
-    shortest = min((f.interval for f in feeds), default=60.0)
-    return max(1, min(30, int(shortest)))
+#: The slowest the scheduler looks for due feeds: a feed added at run time with a short interval
+#: waits at most this long, and a tick (one cheap job) every few seconds costs nothing noticeable.
+MAX_TICK_SECONDS = 5
+
+
+def tick_interval(settings: Settings, redis: redis_lib.Redis, keys: Keys) -> int:
+    """How often the scheduler looks for due feeds: often enough for the shortest poll interval of
+    feeds.yaml and of feeds added at run time."""
+    feeds = [f for f in FeedRegistry(settings, redis, keys).all() if f.enabled]
+    shortest = min((f.interval for f in feeds), default=float(MAX_TICK_SECONDS))
+    return max(1, min(MAX_TICK_SECONDS, int(shortest)))
 
 
 def make_scheduler(settings: Settings) -> CronScheduler:
@@ -38,7 +46,7 @@ def make_scheduler(settings: Settings) -> CronScheduler:
     name = f"{settings.redis_prefix}cron.{socket.gethostname()}.{os.getpid()}".replace(":", "-")
     cron = CronScheduler(connection=ctx.rq_redis, name=name, logging_level=settings.log_level.upper())
     cron.register(tick, queue_name=queue(ctx.keys, "poll", ctx.rq_redis).name,
-                  interval=tick_interval(settings), result_ttl=30, job_timeout=60)
+                  interval=tick_interval(settings, ctx.redis, ctx.keys), result_ttl=30, job_timeout=60)
     for extra in _extra_cron_jobs():
         queue_name = queue(ctx.keys, str(extra.pop("queue")), ctx.rq_redis).name
         cron.register(**extra, queue_name=queue_name)  # type: ignore[arg-type]
@@ -46,12 +54,8 @@ def make_scheduler(settings: Settings) -> CronScheduler:
 
 
 def _extra_cron_jobs() -> list[dict[str, object]]:
-    """Periodic jobs that other modules declare (digests, status expiry) as `CRON_JOBS` lists."""
-    jobs: list[dict[str, object]] = []
-    for module_name in ("workers.deliver", "workers.escalate"):
-        try:
-            module = __import__(module_name, fromlist=["CRON_JOBS"])
-        except ImportError:
-            continue
-        jobs += [dict(job) for job in getattr(module, "CRON_JOBS", [])]
-    return jobs
+    """Periodic jobs that other modules declare as `CRON_JOBS` lists (delivery sweeps and digests,
+    escalation sweeps and user-group sync)."""
+    from workers import deliver, escalate
+
+    return [dict(job) for module in (deliver, escalate) for job in module.CRON_JOBS]
