@@ -139,17 +139,17 @@ def _server(settings: Settings, *, bare: bool, worker_class: str) -> Iterator[in
            "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": "http://127.0.0.1:9/api/",
            "REEWATCH_LOG_LEVEL": "WARNING"}
     cmd = [sys.executable, "-m", "bench.bench_app", "serve", str(port), worker_class, "bare" if bare else "full"]
-    log = tempfile.TemporaryFile()  # a pipe nobody reads would block the server once full
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
-    try:
-        _wait_healthy(port, proc, log)
-        yield port
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as log:  # a pipe nobody reads would block the server once full
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            _wait_healthy(port, proc, log)
+            yield port
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _free_port() -> int:

@@ -78,7 +78,7 @@ def ack_json(resp: BoltResponse) -> dict[str, Any]:
     return json.loads(resp.body) if resp.body else {}
 
 
-# --- fixtures (import them into a test module: `from tests.slackreq import app, slack  # noqa: F401`) ---
+# --- fixtures: `pytest_plugins = ("tests.slackreq",)` in a test module brings in app, app_settings, slack ---
 
 import pytest  # noqa: E402
 

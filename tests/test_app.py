@@ -7,16 +7,19 @@ from slack_bolt import App
 from bot.commands import REGISTRY
 from core.blockkit import validate_message
 from tests.fakes.slack_api import SlackStandIn
-from tests.slackreq import ack_json, app, app_settings, dispatch, drain, forged, slash, slack  # noqa: F401
+from tests.slackreq import ack_json, dispatch, drain, forged, slash
+
+pytest_plugins = ("tests.slackreq",)  # the app, app_settings and slack fixtures
 
 
 def test_help_lists_every_subcommand_ephemerally(app: App) -> None:
     reply = ack_json(dispatch(app, slash("help")))
     assert reply["response_type"] == "ephemeral"
     assert validate_message(reply["text"], reply.get("blocks")) == []
+    shown = "\n".join(b["text"]["text"] for b in reply["blocks"] if b["type"] == "section")
     for entry in REGISTRY.values():
         assert f"/ree {entry.usage}" in reply["text"]
-        assert entry.help and entry.help in str(reply["blocks"])
+        assert entry.help and entry.help in shown
 
 
 def test_no_argument_is_help(app: App) -> None:
@@ -54,3 +57,32 @@ def test_retried_event_delivery_acts_once(app: App, slack: SlackStandIn) -> None
     assert dispatch(app, home_opened("U0USER", event_id="Ev2")).status == 200
     drain(app)
     assert [c.params["user_id"] for c in slack.calls_to("views.publish")] == ["U0USER", "U0USER"]
+
+
+def test_command_latency_reaches_the_shared_histogram(app_settings) -> None:  # type: ignore[no-untyped-def]
+    from bot.app import create_app
+    from bot.deps import Deps
+    from core import metrics
+
+    deps = Deps(app_settings)
+    app = create_app(app_settings, deps=deps)
+    for text in ("help", "help", "no-such-thing"):
+        dispatch(app, slash(text))
+    deps.timer.flush()
+    text = metrics.render(deps.redis, deps.keys)
+    assert 'reewatch_command_latency_seconds_count{command="help"} 2' in text
+    assert 'reewatch_command_latency_seconds_count{command="unknown"} 1' in text
+
+
+def test_manifest_matches_the_app(app: App) -> None:
+    from pathlib import Path
+
+    import yaml
+
+    manifest = yaml.safe_load(Path("deploy/slack-manifest.yaml").read_text(encoding="utf-8"))
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/ree" and command["url"].endswith("/slack/events")
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])

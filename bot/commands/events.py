@@ -16,6 +16,7 @@ from core.errors import UsageError
 DEFAULT_WINDOW = "7d"
 MAX_WINDOW_DAYS = 30
 _WINDOW = re.compile(r"(\d{1,3})([hd])")
+_WINDOWISH = re.compile(r"\d+[a-z]{1,3}")  # "3y" or "2wk" is a mistyped window, not a keyword
 
 
 @subcommand("events", usage="events [ELEMENT|KEYWORD] [24h|7d|30d]")
@@ -23,7 +24,7 @@ def events(inv: Invocation, deps: Deps) -> Reply:
     """Recent events for an element or a keyword (default: everything, last 7 days), one line per story."""
     words = list(inv.args)
     window = DEFAULT_WINDOW
-    if words and _WINDOW.fullmatch(words[-1].lower()):
+    if words and _WINDOWISH.fullmatch(words[-1].lower()):
         window = words.pop().lower()
     seconds = window_seconds(window)
     query = " ".join(words)

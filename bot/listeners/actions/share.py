@@ -25,7 +25,10 @@ def register(app: App, deps: Deps) -> None:
     def share(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         inv = share_invocation(body, deps)
-        reply = dispatch(inv, deps)
+        if not read_only(inv):  # a Share click re-runs lookups only, never a mutation
+            reply = Reply(text=f"Only lookups can be shared; `{inv.command} {inv.name}` was not run again.")
+        else:
+            reply = dispatch(inv, deps)
         if not reply.shareable:  # e.g. the element vanished or the user lost access: tell only them
             deps.background.submit(_respond, respond, {**reply_payload(reply, ""), "replace_original": False}, inv)
             return
@@ -33,6 +36,15 @@ def register(app: App, deps: Deps) -> None:
                        ephemeral=False)
         payload = {**reply_payload(shared, ""), "replace_original": False}
         deps.background.submit(_respond, respond, payload, inv)
+
+
+#: Subcommands whose answers are lookups (their Share button re-runs them), and their mutating actions.
+LOOKUPS = {"help", "status", "history", "events", "controls", "subscriptions", "feeds", "oncall", "incidents"}
+MUTATING_ACTIONS = {"add", "remove", "rm", "delete", "override"}
+
+
+def read_only(inv: Invocation) -> bool:
+    return inv.name in LOOKUPS and not (inv.args and inv.args[0].lower() in MUTATING_ACTIONS)
 
 
 def share_invocation(body: dict[str, Any], deps: Deps) -> Invocation:
