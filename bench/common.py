@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from core.keys import Keys
-from core.redisconn import connect, embedded_valkey
+from core.redisconn import connect, delete_deployment, embedded_valkey
 from core.settings import Settings
 
 
@@ -23,10 +23,7 @@ def bench_settings(**overrides: object) -> Iterator[Settings]:
         try:
             yield settings
         finally:
-            client = connect(live_url)
-            for pattern in Keys(prefix).patterns():
-                for key in client.scan_iter(match=pattern, count=1000):
-                    client.delete(key)
+            delete_deployment(connect(live_url), Keys(prefix))
 
 
 @contextmanager

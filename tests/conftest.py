@@ -15,7 +15,7 @@ import pytest
 import redis as redis_lib
 
 from core.keys import Keys
-from core.redisconn import connect, embedded_valkey
+from core.redisconn import connect, delete_deployment, embedded_valkey
 from core.settings import Settings
 from tests.fakes.feed_server import FeedServer
 
@@ -59,19 +59,7 @@ def settings(redis_server_url: str, prefix: str, feeds_file: Path) -> Iterator[S
         slack_api_url="http://127.0.0.1:9/api/",  # unroutable until a test starts the Slack stand-in
     )
     yield s
-    _delete_prefixed(connect(redis_server_url), Keys(prefix))
-
-
-def _delete_prefixed(client: redis_lib.Redis, keys: Keys) -> None:
-    batch = []
-    found = {k for pattern in keys.patterns() for k in client.scan_iter(match=pattern, count=1000)}
-    for key in found:
-        batch.append(key)
-        if len(batch) >= 500:
-            client.delete(*batch)
-            batch.clear()
-    if batch:
-        client.delete(*batch)
+    delete_deployment(connect(redis_server_url), Keys(prefix))
 
 
 @pytest.fixture

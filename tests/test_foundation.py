@@ -139,3 +139,24 @@ def test_worker_and_scheduler_start_for_real(settings: Settings, redis: redis_li
     finally:
         sched.send_signal(signal.SIGTERM)
         sched.wait(timeout=20)
+
+
+def test_delete_deployment_leaves_nothing_of_the_prefix(settings: Settings, redis: redis_lib.Redis,
+                                                        burst_worker) -> None:  # type: ignore[no-untyped-def]
+    from core.redisconn import delete_deployment
+    from workers.runner import make_scheduler
+
+    keys = Keys(settings.redis_prefix)
+    q = Queue(keys.queue("ingest"), connection=connect(settings.redis_url or "", decode=False))
+    q.enqueue("builtins.len", [1], job_id=keys.job_id("probe"))
+    burst_worker()
+    cron = make_scheduler(settings)
+    cron.register_birth()
+    cron.enqueue_jobs()
+    cron.save()
+    marks = (settings.redis_prefix, settings.redis_prefix.replace(":", "-"))
+    assert any(any(m in k for m in marks) for k in redis.scan_iter(match="*"))
+    assert delete_deployment(redis, keys) > 0
+    assert not [k for k in redis.scan_iter(match="*") if any(m in k for m in marks)]
+    for shared in ("rq:queues", "rq:workers", "rq:cron_schedulers"):
+        assert not [m for m in redis.smembers(shared) if any(mark in m for mark in marks)]

@@ -45,12 +45,19 @@ def make_scheduler(settings: Settings) -> CronScheduler:
     ctx = context.install(settings)
     name = f"{settings.redis_prefix}cron.{socket.gethostname()}.{os.getpid()}".replace(":", "-")
     cron = CronScheduler(connection=ctx.rq_redis, name=name, logging_level=settings.log_level.upper())
-    cron.register(tick, queue_name=queue(ctx.keys, "poll", ctx.rq_redis).name,
+    # Named with the prefix: RQ keeps each cron job's history under rq:cron_job:<name>:jobs, which
+    # would otherwise be shared by every deployment on the same Redis.
+    cron.register(tick, queue_name=queue(ctx.keys, "poll", ctx.rq_redis).name, name=_cron_name(settings, tick),
                   interval=tick_interval(settings, ctx.redis, ctx.keys), result_ttl=30, job_timeout=60)
     for extra in _extra_cron_jobs():
         queue_name = queue(ctx.keys, str(extra.pop("queue")), ctx.rq_redis).name
-        cron.register(**extra, queue_name=queue_name)  # type: ignore[arg-type]
+        func = extra["func"]
+        cron.register(**extra, queue_name=queue_name, name=_cron_name(settings, func))  # type: ignore[arg-type]
     return cron
+
+
+def _cron_name(settings: Settings, func: object) -> str:
+    return f"{settings.redis_prefix}{getattr(func, '__module__', '')}.{getattr(func, '__name__', 'job')}"
 
 
 def _extra_cron_jobs() -> list[dict[str, object]]:

@@ -14,14 +14,12 @@ import contextlib
 import logging
 import os
 import shutil
-import signal
 import socket
 import tempfile
 import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ from core.errors import ConfigError
 from core.feeds import load_feeds
 from core.keys import Keys
 from core.logs import configure_logging
-from core.redisconn import connect, redis_url_or_embedded
+from core.redisconn import connect, delete_deployment, redis_url_or_embedded
 from core.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -73,8 +71,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="reewatch-demo-"))
     try:
         with contextlib.ExitStack() as stack:
-            with _ctrl_c_spared():
-                redis_url = stack.enter_context(redis_url_or_embedded(settings.redis_url))
+            redis_url = stack.enter_context(redis_url_or_embedded(settings.redis_url))
             prefix = f"reewatch-demo-{uuid.uuid4().hex[:8]}:"
             try:
                 return _run(args, workdir, redis_url, prefix, settings.command, embedded=not settings.redis_url)
@@ -165,21 +162,6 @@ def _write_feeds_file(workdir: Path, base: str) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _ctrl_c_spared() -> Iterator[None]:
-    """Block SIGINT while a helper process is forked, so it inherits the block: Ctrl-C in a terminal
-    signals the whole foreground group, and the embedded Valkey must outlive the roles that use it
-    (they are stopped first, in their own sessions). We stop it ourselves, with SIGTERM."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
 def _channel_names(users: list[Any]) -> Any:
     dms: dict[str, str] = {"D" + format(zlib.crc32(u.id.encode()), "08X"): u.real_name for u in users}
     people: dict[str, str] = {u.id: u.real_name for u in users}
@@ -228,12 +210,4 @@ def _free_port() -> int:
 
 def _delete_keys(url: str, prefix: str) -> None:
     with contextlib.suppress(Exception):  # best effort on the way out; the server may be gone
-        client = connect(url)
-        for pattern in Keys(prefix).patterns():
-            batch = list(client.scan_iter(match=pattern, count=1000))
-            for start in range(0, len(batch), 500):
-                client.delete(*batch[start:start + 500])
-        # RQ's registry of queue names is one set for every deployment: take our names out of it.
-        ours = [name for name in client.smembers("rq:queues") if prefix in name]
-        if ours:
-            client.srem("rq:queues", *ours)
+        delete_deployment(connect(url), Keys(prefix))
