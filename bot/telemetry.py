@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 
 import redis as redis_lib
 from prometheus_client import Histogram
@@ -15,6 +16,8 @@ from core import metrics
 from core.keys import Keys
 
 log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 0.5  # seconds between batched writes of command latencies to Redis
 
 LOCAL_COMMAND_SECONDS = Histogram(
     "reewatch_bot_command_seconds", "Slash-command handling time in this bot process (parse to ack).",
@@ -30,6 +33,7 @@ class CommandTimer:
         self._queue: queue.SimpleQueue[tuple[str, float] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._flushed = threading.Event()
 
     def observe(self, command: str, seconds: float) -> None:
         LOCAL_COMMAND_SECONDS.labels(command).observe(seconds)
@@ -37,12 +41,13 @@ class CommandTimer:
         if self._thread is None:
             self._start()
 
-    def flush(self, timeout: float = 2.0) -> None:
-        """Wait until everything observed so far is in Redis (tests, shutdown)."""
-        done = threading.Event()
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything observed so far is in Redis (tests, `reewatch ask`)."""
+        if self._thread is None:
+            return
+        self._flushed = threading.Event()
         self._queue.put(None)
-        self._flushed = done
-        done.wait(timeout)
+        self._flushed.wait(timeout)
 
     def _start(self) -> None:
         with self._lock:
@@ -51,11 +56,21 @@ class CommandTimer:
                 self._thread.start()
 
     def _run(self) -> None:
+        # Wake at most every FLUSH_EVERY seconds and write what piled up: a Redis write per command would
+        # compete with the request threads for the GIL right when they are answering Slack.
         while True:
-            item = self._queue.get()
-            if item is None:
-                getattr(self, "_flushed", threading.Event()).set()
-                continue
-            command, seconds = item
-            metrics.observe(self.redis, self.keys, "reewatch_command_latency_seconds", seconds,
-                            {"command": command})
+            time.sleep(FLUSH_EVERY)
+            flushed: list[threading.Event] = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    flushed.append(self._flushed)
+                    continue
+                command, seconds = item
+                metrics.observe(self.redis, self.keys, "reewatch_command_latency_seconds", seconds,
+                                {"command": command})
+            for done in flushed:
+                done.set()
