@@ -119,6 +119,10 @@ class Keys:
     def delivery(self, channel: str, cluster_id: str) -> str:
         return self._k("dlv", channel, cluster_id)
 
+    def channel_ids(self) -> str:
+        """Hash of channel name ("#supply-risk") -> id learned from chat.postMessage answers."""
+        return self._k("slack", "channel_ids")
+
     def pacing(self, channel: str) -> str:
         return self._k("pace", channel)
 

@@ -96,6 +96,7 @@ class SlackOut:
         if metadata:
             kwargs["metadata"] = dict(metadata)
         response = self._call("chat.postMessage", kwargs, pace=channel if paced else None, channel=channel)
+        self._learn_channel_id(channel, response)
         self._count("posted")
         return str(response["ts"])
 
@@ -107,13 +108,15 @@ class SlackOut:
         kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False,
                                   "blocks": list(blocks or [])}
         response = self._call("chat.postMessage", kwargs, pace=channel, channel=channel)
+        self._learn_channel_id(channel, response)
         self._count("posted")
         return str(response.get("channel") or channel), str(response["ts"])
 
     def update(self, channel: str, ts: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None,
                *, metadata: Mapping[str, Any] | None = None) -> None:
         """chat.update of one of the bot's messages."""
-        kwargs: dict[str, Any] = {"channel": channel, "ts": ts, "text": text, "blocks": list(blocks or [])}
+        kwargs: dict[str, Any] = {"channel": self.channel_id(channel), "ts": ts, "text": text,
+                                  "blocks": list(blocks or [])}
         if metadata:
             kwargs["metadata"] = dict(metadata)
         self._call("chat.update", kwargs)
@@ -129,15 +132,30 @@ class SlackOut:
 
     def history(self, channel: str, *, oldest: float, limit: int = 200) -> list[dict[str, Any]]:
         """Top-level messages since `oldest` with their metadata (for reconciling an interrupted post)."""
-        response = self._call("conversations.history", {"channel": channel, "oldest": f"{oldest:.6f}",
+        response = self._call("conversations.history", {"channel": self.channel_id(channel), "oldest": f"{oldest:.6f}",
                                                         "limit": limit, "include_all_metadata": True})
         return list(response.get("messages") or [])
 
     def replies(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """A thread's messages, parent first, with metadata."""
-        response = self._call("conversations.replies", {"channel": channel, "ts": ts, "limit": 200,
+        response = self._call("conversations.replies", {"channel": self.channel_id(channel), "ts": ts, "limit": 200,
                                                         "include_all_metadata": True})
         return list(response.get("messages") or [])
+
+    # --- channel names -----------------------------------------------------------------------------
+    # feeds.yaml may name channels ("#supply-risk"). chat.postMessage accepts a name and answers with
+    # the id; chat.update and conversations.* take ids only. The id learned from the first post is
+    # kept in Redis (shared by every worker) and used for those calls.
+    def _learn_channel_id(self, channel: str, response: Mapping[str, Any]) -> None:
+        real = str(response.get("channel") or "")
+        if real and real != channel and _is_name(channel):
+            self.redis.hset(self.keys.channel_ids(), channel, real)
+
+    def channel_id(self, channel: str) -> str:
+        """The id for `channel` when it is a name already posted to; otherwise `channel` unchanged."""
+        if not _is_name(channel):
+            return channel
+        return str(self.redis.hget(self.keys.channel_ids(), channel) or channel)
 
     # --- pacing and retries ---------------------------------------------------------------------
     def wait_for_slot(self, channel: str) -> float:
@@ -192,6 +210,10 @@ class SlackOut:
 
     def _count(self, outcome: str) -> None:
         metrics.inc(self.redis, self.keys, "reewatch_posts_total", {"outcome": outcome})
+
+
+def _is_name(channel: str) -> bool:
+    return channel.startswith("#")
 
 
 def _retry_after(headers: Mapping[str, Any]) -> float:

@@ -123,11 +123,16 @@ class SlackStandIn:
     """The stand-in server. Thread-safe; use as a context manager or `start()`/`stop()`."""
 
     def __init__(self, *, token: str | tuple[str, ...] = DEFAULT_TOKEN, channel_rate: float = 1.0,
-                 channel_burst: int = 3, rate_limit: bool = True, host: str = "127.0.0.1", port: int = 0) -> None:
+                 channel_burst: int = 3, rate_limit: bool = True, host: str = "127.0.0.1", port: int = 0,
+                 resolve_names: bool = False) -> None:
         self.tokens = {token} if isinstance(token, str) else set(token)
         self.channel_rate = channel_rate
         self.channel_burst = channel_burst
         self.rate_limit = rate_limit
+        # Like Slack: chat.postMessage takes "#name" and answers with the channel's id; every other
+        # method takes ids only. Off by default so the demo's sandbox can show readable names.
+        self.resolve_names = resolve_names
+        self.channel_ids: dict[str, str] = {}
         self.calls: list[Call] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
@@ -236,8 +241,17 @@ class SlackStandIn:
         with self._lock:
             return list(self._messages)
 
+    def channel_id(self, name: str) -> str:
+        """The id a "#name" stands for once resolve_names is on (stable per name); ids map to themselves."""
+        if not (self.resolve_names and name.startswith("#")):
+            return name
+        with self._lock:
+            return self.channel_ids.setdefault(name, "C" + format(zlib.crc32(name.encode()), "08X"))
+
     def messages(self, channel: str, *, replies: bool = False) -> list[Message]:
-        """Messages in `channel`, oldest first: top-level only unless `replies`."""
+        """Messages in `channel` (an id, or a name when resolve_names is on), oldest first: top-level
+        only unless `replies`."""
+        channel = self.channel_id(channel)
         with self._lock:
             msgs = list(self._messages.get(channel, {}).values())
             return [copy.deepcopy(m) for m in msgs if replies or m.thread_ts is None]
@@ -449,7 +463,7 @@ def _auth_test(s: SlackStandIn, p: dict[str, Any]) -> Result:
 
 
 def _post_message(s: SlackStandIn, p: dict[str, Any]) -> Result:
-    channel = str(p.get("channel") or "")
+    channel = s.channel_id(str(p.get("channel") or ""))
     if not channel:
         return _err("channel_not_found")
     if channel in s._channel_errors:
@@ -477,6 +491,8 @@ def _post_message(s: SlackStandIn, p: dict[str, Any]) -> Result:
 
 def _update(s: SlackStandIn, p: dict[str, Any]) -> Result:
     channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
+    if s.resolve_names and channel.startswith("#"):
+        return _err("channel_not_found")
     if channel in s._channel_errors:
         return _err(s._channel_errors[channel])
     msg = s._messages.get(channel, {}).get(ts)
@@ -556,6 +572,8 @@ def _users_info(s: SlackStandIn, p: dict[str, Any]) -> Result:
 
 def _history(s: SlackStandIn, p: dict[str, Any]) -> Result:
     channel = str(p.get("channel") or "")
+    if s.resolve_names and channel.startswith("#"):
+        return _err("channel_not_found")
     if channel in s._channel_errors:
         return _err(s._channel_errors[channel])
     oldest, latest = float(p.get("oldest") or 0), float(p.get("latest") or 1e12)
@@ -568,6 +586,8 @@ def _history(s: SlackStandIn, p: dict[str, Any]) -> Result:
 
 def _replies(s: SlackStandIn, p: dict[str, Any]) -> Result:
     channel, ts = str(p.get("channel") or ""), str(p.get("ts") or "")
+    if s.resolve_names and channel.startswith("#"):
+        return _err("channel_not_found")
     if channel in s._channel_errors:
         return _err(s._channel_errors[channel])
     parent = s._messages.get(channel, {}).get(ts)
