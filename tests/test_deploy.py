@@ -359,7 +359,9 @@ def test_dashboard_charts_every_metric_and_only_real_ones() -> None:
 ENV_EXAMPLE = ROOT / ".env.example"
 
 
-def test_env_example_loads_and_names_only_real_settings() -> None:
+def test_env_example_loads_and_names_only_real_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in setting_names():  # the process environment (CI sets REDIS_URL) would win over the file
+        monkeypatch.delenv(name, raising=False)
     loaded = Settings(_env_file=ENV_EXAMPLE)  # type: ignore[call-arg]
     assert loaded.redis_url == "redis://redis:6379/0"
     assert loaded.log_format == "json"
