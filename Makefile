@@ -32,7 +32,8 @@ browser: $(STAMP)
 	@$(BIN)/python -c "import playwright.sync_api" 2>/dev/null || $(BIN)/python -m pip install --quiet 'playwright>=1.49' \
 	  || echo "make browser: could not install playwright; browser tests will skip"
 
-test: $(STAMP)
+# The browser tests are part of the suite, so this target brings the browser (see `browser`).
+test: $(STAMP) browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
