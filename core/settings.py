@@ -129,6 +129,10 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REEWATCH_SUMMARIZER_MODEL", "summarizer_model"),
         description="Model name for the optional LLM summarizer.",
     )
+    timezone: str = Field(
+        default="UTC", validation_alias=AliasChoices("REEWATCH_TIMEZONE", "timezone"),
+        description="IANA time zone of digest times (digest=HH:MM) and other wall-clock times users type.",
+    )
     metrics_port: int | None = Field(
         default=None, validation_alias=AliasChoices("REEWATCH_METRICS_PORT", "metrics_port"),
         description="Port of the worker's /metrics endpoint (off when unset).",
@@ -171,6 +175,17 @@ class Settings(BaseSettings):
     def _prefix_shape(cls, value: str) -> str:
         if not value or any(c.isspace() for c in value) or "*" in value:
             raise ValueError("must be non-empty, without spaces or '*'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
         return value
 
     @field_validator("command")

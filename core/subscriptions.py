@@ -7,7 +7,7 @@ feeds.yaml (read-only, ids `route1`, `route2.feed`, ...).
 
 A subscription filters on one kind: `all`, `feed` (feed ids), `element` (symbols, English or Chinese
 names), or `keyword` (case-insensitive phrase in title, summary or text); any listed value matches.
-`min_severity` None means every event, easing and info included. `digest` "HH:MM" (UTC) gathers
+`min_severity` None means every event, easing and info included. `digest` "HH:MM" (REEWATCH_TIMEZONE) gathers
 matches into one daily message instead of posting each.
 """
 
@@ -138,7 +138,7 @@ def normalize(kind: str, values: Iterable[str], min_severity: str | None,
     if digest is not None:
         match = _HHMM.fullmatch(digest.strip())
         if not match:
-            raise UsageError(f"bad digest time {digest!r}: use HH:MM (24-hour, UTC)")
+            raise UsageError(f"bad digest time {digest!r}: use HH:MM (24-hour, in REEWATCH_TIMEZONE)")
         digest = f"{int(match[1]):02d}:{match[2]}"
     return kind, list(dict.fromkeys(clean)), min_severity, digest
 

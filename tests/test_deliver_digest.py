@@ -85,3 +85,25 @@ def test_new_digest_time_long_past_waits_for_tomorrow(ctx: WorkerContext, slack:
     assert digest_tick(at(2, "06:00"), ctx) == 1
     burst_worker()
     assert len(slack.messages("C5")) == 1
+
+
+def test_digest_times_follow_the_configured_zone(settings: Settings, slack: SlackStandIn,
+                                                burst_worker: Callable[[], bool]) -> None:
+    ctx = context.install(settings.model_copy(update={"timezone": "Europe/Berlin"}))
+    SubscriptionStore(ctx.redis, ctx.keys).add("C6", "all", digest="09:00")
+    event, cluster = make_event(ctx, "Vietnam rare earth refinery starts trial runs", elements=["Nd"], cluster=False)
+    route(ctx, event, cluster)
+    # 1 March 2026 is winter time in Berlin (UTC+1): 09:00 there is 08:00 UTC.
+    assert digest_tick(at(1, "07:59"), ctx) == 0
+    assert digest_tick(at(1, "08:00"), ctx) == 1
+    burst_worker()
+    assert len(slack.messages("C6")) == 1
+    # 30 March is summer time (UTC+2): the next slot that fires is 07:00 UTC.
+    late, c2 = make_event(ctx, "Lynas ships first heavy rare earth oxide from Malaysia", elements=["Dy"],
+                          cluster=False)
+    route(ctx, late, c2)
+    summer = datetime(2026, 3, 30, 7, 0, 30, tzinfo=UTC).timestamp()
+    assert digest_tick(summer - 3600, ctx) == 0
+    assert digest_tick(summer, ctx) == 1
+    burst_worker()
+    assert len(slack.messages("C6")) == 2

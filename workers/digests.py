@@ -1,8 +1,9 @@
 """Digests: a channel's matching events since its last digest, in one message at the time it set.
 
 `route` (workers/deliver.py) adds events to `Keys.digest(channel)`; `digest_tick` (cron, every minute)
-queues one digest per channel and time (HH:MM, UTC) per day; `deliver_digest` posts it exactly once
-through the same claim/record protocol as every other post, then clears the events it showed.
+queues one digest per channel and time (HH:MM in REEWATCH_TIMEZONE, UTC by default) per day;
+`deliver_digest` posts it exactly once through the same claim/record protocol as every other post, then
+clears the events it showed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from core.blocks import digest_message
 from core.models import Event
@@ -31,7 +33,8 @@ def digest_tick(now: float | None = None, ctx: WorkerContext | None = None) -> i
     from workers.deliver import enqueue, subscriptions
 
     ctx = ctx or context.current()
-    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    # Wall-clock arithmetic in the team's zone: slots and "today" follow local midnight and DST.
+    moment = datetime.fromtimestamp(time.time() if now is None else now, ZoneInfo(ctx.settings.timezone))
     today = moment.date().isoformat()
     queued = 0
     for channel, times in subscriptions(ctx).digest_channels().items():
