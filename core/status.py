@@ -10,6 +10,7 @@ recomputing at once record one change, not two.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -22,10 +23,31 @@ import redis as redis_lib
 from core import levels
 from core.events import EventStore
 from core.keys import Keys
-from core.models import Level
+from core.models import Event, Level, Severity
 
 log = logging.getLogger(__name__)
 HISTORY_KEEP = 500
+_EVENTS_PER_ELEMENT = 500  # newest events read per element: more than any level rule needs
+# Compare-and-set of several elements' statuses: all written, or none when any status or override changed
+# since it was read (then the caller reads again). KEYS: status, override, history per element.
+_CAS = """
+for i = 1, #KEYS, 3 do
+  local at = (i - 1) / 3 * 5 + 2
+  if (redis.call('GET', KEYS[i]) or '') ~= ARGV[at] or (redis.call('GET', KEYS[i + 1]) or '') ~= ARGV[at + 1] then
+    return 0
+  end
+end
+for i = 1, #KEYS, 3 do
+  local at = (i - 1) / 3 * 5 + 2
+  redis.call('SET', KEYS[i], ARGV[at + 2])
+  if ARGV[at + 3] == '1' then redis.call('DEL', KEYS[i + 1]) end
+  if ARGV[at + 4] ~= '' then
+    redis.call('LPUSH', KEYS[i + 2], ARGV[at + 4])
+    redis.call('LTRIM', KEYS[i + 2], 0, tonumber(ARGV[1]) - 1)
+  end
+end
+return 1
+"""
 
 
 @dataclass(slots=True)
@@ -93,6 +115,7 @@ class StatusStore:
         self.redis = redis
         self.keys = keys
         self.events = EventStore(redis, keys, retention_seconds)
+        self._cas = redis.register_script(_CAS)
 
     # --- reads -------------------------------------------------------------------------------
     def _stored(self, symbol: str) -> dict[str, Any] | None:
@@ -135,62 +158,85 @@ class StatusStore:
         return [StatusChange.from_json(str(r)) for r in raws]
 
     # --- writes ------------------------------------------------------------------------------
-    def recompute(self, symbols: Iterable[str], now: float | None = None) -> list[StatusChange]:
-        """Re-derive each element's level; return the changes of effective level (each also in history)."""
-        now = time.time() if now is None else now
-        changes = []
-        for symbol in dict.fromkeys(symbols):
-            change = self._recompute_one(symbol, now)
-            if change is not None:
-                changes.append(change)
-        return changes
+    def recompute(self, symbols: Iterable[str], now: float | None = None, *,
+                  cause: str | None = None) -> list[StatusChange]:
+        """Re-derive each element's level; return the changes of effective level (each also in history).
 
-    def _recompute_one(self, symbol: str, now: float, *, author: str | None = None,
-                       note: str | None = None) -> StatusChange | None:
-        """Derive, compare-and-set, record. With `note` (an override set or cleared by `author`) the history
-        entry is written even when the level stays, so every manual action is audited."""
-        derived = self._derive(symbol, now)
-        key = self.keys.status(symbol)
-        okey = self.keys.status_override(symbol)
-        with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key, okey)  # type: ignore[no-untyped-call]
-                    raw, oraw = pipe.get(key), pipe.get(okey)
-                    stored = json.loads(raw) if raw else None
-                    override = Override.from_json(str(oraw)) if oraw else None
-                    expired = override is not None and not override.active(now)
-                    if expired:
-                        override = None
-                    old = Level(stored["level"]) if stored else Level.NORMAL
-                    new = override.level if override else derived.level
-                    if override:
-                        reason = f"override by {override.author}: {override.reason}"
-                    elif expired:
-                        reason = f"override expired; {derived.reason}"
-                    else:
-                        reason = derived.reason
-                    if note is not None:
-                        reason = note
-                    record = {"level": new.value, "reason": reason, "computed": derived.level.value,
-                              "computed_reason": derived.reason, "updated_at": now,
-                              "since": now if (stored is None or new is not old) else stored.get("since", now)}
-                    entry = StatusChange(symbol, old, new, reason, now, author)
-                    change = entry if new is not old else None
-                    pipe.multi()
-                    pipe.set(key, json.dumps(record, ensure_ascii=False))
-                    if expired:
-                        pipe.delete(okey)
-                    if change is not None or note is not None:
-                        pipe.lpush(self.keys.status_history(symbol), entry.to_json())
-                        pipe.ltrim(self.keys.status_history(symbol), 0, HISTORY_KEEP - 1)
-                    pipe.execute()
-                    if change is not None:
-                        log.info("element status changed", extra={"symbol": symbol, "old": old.value,
-                                                                   "new": new.value})
-                    return change
-                except redis_lib.WatchError:
-                    continue
+        `cause` is the severity of the story that triggered the recompute: an easing story may lower a
+        level or leave it, never raise it (a rise it happens to reveal waits for the next other story)."""
+        now = time.time() if now is None else now
+        return self._apply(list(dict.fromkeys(symbols)), now, cause=cause)
+
+    def _read(self, symbols: list[str], now: float) -> tuple[list[str | None], list[str | None],
+                                                             dict[str, list[Event]]]:
+        """Stored statuses, overrides and each element's recent events: two round trips for any number of
+        elements, and each event read and parsed once even when it names several of them."""
+        pipe = self.redis.pipeline(transaction=False)
+        for symbol in symbols:
+            pipe.get(self.keys.status(symbol))
+            pipe.get(self.keys.status_override(symbol))
+            pipe.zrevrangebyscore(self.keys.events_by_element(symbol), "+inf", now - levels.LOOKBACK,
+                                  start=0, num=_EVENTS_PER_ELEMENT)
+        raw = pipe.execute()
+        stored = [raw[3 * i] for i in range(len(symbols))]
+        overrides = [raw[3 * i + 1] for i in range(len(symbols))]
+        ids = [[str(x) for x in raw[3 * i + 2]] for i in range(len(symbols))]
+        found = {ev.id: ev for ev in self.events.get_many(dict.fromkeys(i for row in ids for i in row))}
+        by_symbol = {s: [found[i] for i in row if i in found] for s, row in zip(symbols, ids, strict=True)}
+        return stored, overrides, by_symbol
+
+    def _apply(self, symbols: list[str], now: float, *, author: str | None = None, note: str | None = None,
+               cause: str | None = None) -> list[StatusChange]:
+        """Derive, compare-and-set, record, for all `symbols` at once. With `note` (an override set or cleared
+        by `author`) the history entry is written even when the level stays, so every manual action is
+        audited. Retries when another writer changed a status or override between the read and the write."""
+        if not symbols:
+            return []
+        day = dt.datetime.fromtimestamp(now, dt.UTC).date()
+        while True:
+            stored_raw, override_raw, events = self._read(symbols, now)
+            keys: list[str] = []
+            args: list[str | int] = [HISTORY_KEEP]
+            changes: list[StatusChange] = []
+            for symbol, raw, oraw in zip(symbols, stored_raw, override_raw, strict=True):
+                stored = json.loads(raw) if raw else None
+                floor = levels.from_measures(symbol, day)
+                # never recorded: the level before this story is what the board showed, the measures' floor
+                old = Level(stored["level"]) if stored else floor.level
+                derived = levels.derive(symbol, events[symbol], now)
+                before = levels.Derived(Level(stored["computed"]), stored["computed_reason"]) if stored else floor
+                if cause == Severity.EASING.value and derived.level.rank > before.level.rank:
+                    derived = before  # an easing story never raises a level
+                override = Override.from_json(str(oraw)) if oraw else None
+                expired = override is not None and not override.active(now)
+                if expired:
+                    override = None
+                new = override.level if override else derived.level
+                if override:
+                    reason = f"override by {override.author}: {override.reason}"
+                elif expired:
+                    reason = f"override expired; {derived.reason}"
+                else:
+                    reason = derived.reason
+                if note is not None:
+                    reason = note
+                record = {"level": new.value, "reason": reason, "computed": derived.level.value,
+                          "computed_reason": derived.reason, "updated_at": now,
+                          "since": now if (stored is None or new is not old) else stored.get("since", now)}
+                entry = StatusChange(symbol, old, new, reason, now, author)
+                change = entry if new is not old else None
+                if change is not None:
+                    changes.append(change)
+                keys += [self.keys.status(symbol), self.keys.status_override(symbol),
+                         self.keys.status_history(symbol)]
+                args += [raw or "", oraw or "", json.dumps(record, ensure_ascii=False), int(expired),
+                         entry.to_json() if (change is not None or note is not None) else ""]
+            if self._cas(keys=keys, args=args):
+                break
+        for change in changes:
+            log.info("element status changed", extra={"symbol": change.symbol, "old": change.old.value,
+                                                       "new": change.new.value})
+        return changes
 
     def set_override(self, symbol: str, level: Level | str | None, reason: str, author: str,
                      expires_at: float | None = None, *, now: float | None = None) -> StatusChange | None:
@@ -205,4 +251,5 @@ class StatusStore:
             self.redis.set(self.keys.status_override(symbol), ov.to_json())
             until = f" until {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(expires_at))}" if expires_at else ""
             note = f"override by {author}{until}: {reason}"
-        return self._recompute_one(symbol, now, author=author, note=note)
+        changes = self._apply([symbol], now, author=author, note=note)
+        return changes[0] if changes else None

@@ -10,7 +10,7 @@ from core.events import EventStore
 from core.keys import Keys
 from core.levels import from_events, from_measures
 from core.models import Event, Level
-from core.status import StatusStore
+from core.status import StatusChange, StatusStore
 
 DAY = 86400.0
 NOW = dt.datetime(2026, 11, 26, 12, tzinfo=dt.UTC).timestamp()
@@ -87,3 +87,65 @@ def test_override_with_expiry_author_and_audit(redis: redis_lib.Redis, keys: Key
     assert [h.author for h in history] == [None, "U456", "U123"]
     cleared = status.set_override("Nd", None, "done", "U123", now=NOW + 3 * DAY)
     assert cleared is None and status.history("Nd")[0].reason.startswith("override cleared by U123")
+
+
+def test_easing_story_never_raises_a_level(redis: redis_lib.Redis, keys: Keys) -> None:
+    events = EventStore(redis, keys, 30 * DAY)
+    status = StatusStore(redis, keys)
+    # Ga was never recomputed; its measures put it at watch. An easing story about it is not a rise to post.
+    events.add(event("e1", "easing", age=60, elements=("Ga", "Ge")), now=NOW)
+    assert status.recompute(["Ga", "Ge"], now=NOW, cause="easing") == []
+    assert status.get("Ga", now=NOW).level is Level.WATCH and status.history("Ga") == []
+    # La recorded at normal; a critical story stored without a recompute, then an easing story triggers one
+    assert status.recompute(["La"], now=NOW) == []
+    events.add(event("c1", "critical", age=3 * 3600), now=NOW)
+    events.add(event("e2", "easing", age=3600, elements=("La",)), now=NOW)
+    assert status.recompute(["La"], now=NOW, cause="easing") == []
+    assert status.get("La", now=NOW).level is Level.NORMAL
+    # the next non-easing story reveals the level the stories call for (one step down: eased since)
+    raised = status.recompute(["La"], now=NOW, cause="info")
+    assert [(c.old, c.new) for c in raised] == [(Level.NORMAL, Level.ELEVATED)]
+    assert "eased by a newer story" in raised[0].reason
+
+
+def test_easing_story_may_lower_a_level(redis: redis_lib.Redis, keys: Keys) -> None:
+    events = EventStore(redis, keys, 30 * DAY)
+    status = StatusStore(redis, keys)
+    events.add(event("c1", "critical", age=2 * DAY), now=NOW)
+    assert [c.new for c in status.recompute(["La"], now=NOW, cause="critical")] == [Level.CRITICAL]
+    events.add(event("e1", "easing", age=60), now=NOW)
+    lowered = status.recompute(["La"], now=NOW, cause="easing")
+    assert [(c.old, c.new) for c in lowered] == [(Level.CRITICAL, Level.ELEVATED)]
+
+
+def test_first_recompute_starts_from_the_measures_floor(redis: redis_lib.Redis, keys: Keys) -> None:
+    events = EventStore(redis, keys, 30 * DAY)
+    status = StatusStore(redis, keys)
+    events.add(event("c1", "critical", age=60, elements=("Dy", "Tb", "La")), now=NOW)
+    changes = {c.symbol: (c.old, c.new) for c in status.recompute(["Dy", "La", "Tb", "Nd"], now=NOW)}
+    # Dy and Tb were at watch (No.18 licensing) before the story, as the board showed; Nd stays put
+    assert changes == {"Dy": (Level.WATCH, Level.CRITICAL), "La": (Level.NORMAL, Level.CRITICAL),
+                       "Tb": (Level.WATCH, Level.CRITICAL)}
+    assert status.get("Nd", now=NOW).level is Level.NORMAL and status.get("Nd", now=NOW).updated_at == NOW
+
+
+def test_concurrent_recomputes_record_one_change(redis: redis_lib.Redis, keys: Keys, redis_server_url: str) -> None:
+    import threading
+
+    from core.redisconn import connect
+
+    events = EventStore(redis, keys, 30 * DAY)
+    for i in range(30):
+        events.add(event(f"c{i}", "critical", age=60 + i, elements=("La", "Ce")), now=NOW)
+    found: list[StatusChange] = []
+
+    def work() -> None:
+        found.extend(StatusStore(connect(redis_server_url), keys).recompute(["La", "Ce"], now=NOW))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted((c.symbol, c.new) for c in found) == [("Ce", Level.CRITICAL), ("La", Level.CRITICAL)]
+    assert len(StatusStore(redis, keys).history("La")) == 1

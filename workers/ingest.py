@@ -51,7 +51,8 @@ def ingest_items(ctx: WorkerContext, feed: FeedConfig, items: list[Item]) -> lis
                          summary_original=summary.original)
         cluster, new_cluster = clusters.assign(event)
         events.add(event)
-        changes = statuses.recompute(event.elements) if event.elements else []
+        # cause: an easing story may lower an element's level, never raise it (issue 4, core/status.py)
+        changes = statuses.recompute(event.elements, cause=event.severity) if event.elements else []
         deliver.route(ctx, event, cluster, new_cluster)
         for change in changes:
             deliver.route_status_change(ctx, change)
