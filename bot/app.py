@@ -24,6 +24,19 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class _TokenIsUsed(logging.Filter):
+    """Drops Bolt's "`token` will be unused/ignored" warnings, which are wrong here: Bolt reads
+    SLACK_BOT_TOKEN from the environment by itself and warns that a `client` or `authorize` takes
+    precedence, but our `authorize` hands out that very token (from settings), so nothing is ignored."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("`token`" in message and ("will be unused" in message or "will be ignored" in message))
+
+
+logging.getLogger("slack_bolt.App").addFilter(_TokenIsUsed())
+
+
 def create_app(settings: Settings, *, deps: Deps | None = None, process_before_response: bool = True) -> App:
     """A Bolt app with reewatch's listeners registered. Nothing slow happens before ack()."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""

@@ -79,7 +79,10 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int | None 
         def load_config(self) -> None:
             for key, value in {"bind": f"{host}:{port}", "workers": count, "threads": threads,
                                "worker_class": worker_class, "accesslog": None, "graceful_timeout": 5,
-                               "timeout": 30, "keepalive": 75}.items():
+                               "timeout": 30, "keepalive": 75, "loglevel": settings.log_level.lower(),
+                               # gunicorn 25.1+ otherwise opens ~/.gunicorn/gunicorn.ctl, one path shared
+                               # by every server this user runs (tests and benchmarks start several).
+                               "control_socket_disable": True}.items():
                 self.cfg.set(key, value)
 
         def load(self) -> WSGIApp:

@@ -92,10 +92,9 @@ def measures_for(symbol: str | None, now: float) -> list[Measure]:
     out = []
     for m, st in controls.timeline(symbol, today):
         since = st.since or m.effective or m.announced
-        review = ""
-        if st.needs_review:
-            review = (f"needs review: recorded as {st.recorded.replace('_', ' ')}, to be re-checked by "
-                      f"{st.review_by}" if st.review_by else "needs review")
+        # state_on, not m.state: the last recorded state may have run out (a suspension that ended) or be
+        # past its review date, and then the card says "needs review" with core.controls' reason.
+        review = st.note if st.needs_review else ""
         covered = ", ".join(m.elements) if m.elements else (m.group or "").replace("_", " ")
         out.append(Measure(title=f"{m.title} ({m.number}; {covered})", state=st.label, date=since.isoformat(),
                            review=review, source=", ".join(_site(u) for u in m.sources[:2])))

@@ -174,8 +174,7 @@ def element_card(el: Element, *, level: str, why: str, measures: Sequence[Measur
     icon = LEVEL_ICON.get(level, "⚪")
     blocks: list[Block] = [
         header(f"{el.name_en} ({el.symbol}) · {el.name_zh}"),
-        context(f"{group}" + (f" · {el.class_cn} class (MOFCOM)" if el.class_cn != "n/a" else "")
-                + f" · atomic number {el.z}"),
+        context(" · ".join([group, *_classes(el), f"atomic number {el.z}"])),
         _section(f"{icon} *Status: {level}*" + (f" – {escape(why)}" if why else "")),
     ]
     if measures:
@@ -194,6 +193,17 @@ def element_card(el: Element, *, level: str, why: str, measures: Sequence[Measur
     blocks.append(context(f"On call: {oncall}" if oncall else "On call: nobody configured"))
     text = f"{el.name_en} ({el.symbol}) {el.name_zh}: {level}" + (f" – {why}" if why else "")
     return Card(text=text, blocks=_fit(blocks))
+
+
+def _classes(el: Element) -> list[str]:
+    """China's light/heavy split and MOFCOM's medium/heavy listing: two separate facts (Sm and Eu are light
+    rare earths yet MOFCOM-listed as medium/heavy)."""
+    out = [f"{el.class_cn} rare earth (China's light/heavy split)"] if el.class_cn in ("light", "heavy") else []
+    if el.mofcom_medium_heavy:
+        out.append(f"MOFCOM-listed medium/heavy ({escape(el.mofcom_listed or '')})")
+    elif el.mofcom_listed:
+        out.append(f"MOFCOM-controlled ({escape(el.mofcom_listed)})")
+    return out
 
 
 def measure_line(m: Measure) -> str:

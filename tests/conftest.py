@@ -19,6 +19,10 @@ from core.redisconn import connect, delete_deployment, embedded_valkey
 from core.settings import Settings
 from tests.fakes.feed_server import FeedServer
 
+# Test modules import helpers from tests.slackreq and load it as a fixture plugin; registering it before
+# any import lets pytest rewrite its asserts (ack_json's) instead of warning that it cannot.
+pytest.register_assert_rewrite("tests.slackreq")
+
 TEST_SIGNING_SECRET = "test-signing-secret"
 TEST_BOT_TOKEN = "xoxb-test-token"
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 from slack_bolt import App
 
 from bot.commands import REGISTRY
 from core.blockkit import validate_message
+from core.settings import Settings
 from tests.fakes.slack_api import SlackStandIn
-from tests.slackreq import ack_json, dispatch, drain, forged, slash
+from tests.slackreq import ack_json, click, dispatch, drain, forged, slash
 
 pytest_plugins = ("tests.slackreq",)  # the app, app_settings and slack fixtures
 
@@ -16,10 +20,12 @@ def test_help_lists_every_subcommand_ephemerally(app: App) -> None:
     reply = ack_json(dispatch(app, slash("help")))
     assert reply["response_type"] == "ephemeral"
     assert validate_message(reply["text"], reply.get("blocks")) == []
+    # The rendered mrkdwn of the sections (not the repr of the blocks): each usage line with its help under it.
     shown = "\n".join(b["text"]["text"] for b in reply["blocks"] if b["type"] == "section")
     for entry in REGISTRY.values():
-        assert f"/ree {entry.usage}" in reply["text"]
-        assert entry.help and entry.help in shown
+        assert f"/ree {entry.usage}" in reply["text"].splitlines()
+        admin = " _(admins)_" if entry.admin else ""
+        assert entry.help and f"`/ree {entry.usage}`{admin}\n      {entry.help}" in shown
 
 
 def test_no_argument_is_help(app: App) -> None:
@@ -85,4 +91,26 @@ def test_manifest_matches_the_app(app: App) -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
-    assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert command["should_escape"] is True  # `/ree oncall override @maria 4h` arrives as <@U…|maria>
+    # What the code calls: posts, delivery's reconciliation by history, App Home's users.conversations,
+    # on-call DMs and the on-call user group.
+    assert {"commands", "chat:write", "channels:history", "groups:history", "channels:read", "groups:read",
+            "im:write", "usergroups:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+
+
+def test_open_article_button_is_acked(app: App) -> None:
+    from core.blocks import OPEN_LINK_ACTION
+
+    resp = dispatch(app, click(OPEN_LINK_ACTION, "", ephemeral=False))
+    assert resp.status == 200  # unacked, Bolt would answer 404 and Slack show the user a warning
+    assert dispatch(app, forged(click(OPEN_LINK_ACTION, "", ephemeral=False))).status == 401
+
+
+def test_no_token_unused_warning_with_slack_bot_token_in_the_environment(
+        app_settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from bot.app import create_app
+
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")  # as in production: Bolt reads it by itself
+    with caplog.at_level(logging.WARNING):
+        create_app(app_settings)
+    assert [r.getMessage() for r in caplog.records if "token" in r.getMessage()] == []

@@ -38,6 +38,24 @@ def test_app_home_shows_board_oncall_and_incidents(app: App, slack: SlackStandIn
     assert "No open incidents." in body
 
 
+def test_app_home_shows_the_users_channels_subscriptions(app: App, slack: SlackStandIn,
+                                                          app_settings: Settings) -> None:
+    deps = Deps(app_settings)
+    deps.subscriptions.add("C0MINE", "element", ["Dy"], min_severity="high")
+    deps.subscriptions.add("C0OTHER", "keyword", ["not my channel"])
+    slack.add_channel("C0MINE", "C0OTHER")
+    slack.set_member_channels("U0USER", ["C0MINE", "C0EMPTY"])
+    assert dispatch(app, home_opened("U0USER", event_id="EvSubs")).status == 200
+    drain(app)
+    (conversations,) = slack.calls_to("users.conversations")
+    assert conversations.ok and conversations.params["user"] == "U0USER"
+    view = slack.home_views["U0USER"]
+    assert validate_view(view) == []
+    texts = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    assert "<#C0MINE> 1: elements Dy · min high · as it happens" in texts
+    assert not any("C0OTHER" in t or "not my channel" in t for t in texts)
+
+
 def test_share_button_reposts_the_lookup_in_channel(app: App, slack: SlackStandIn) -> None:
     lookup = ack_json(dispatch(app, slash("controls Ga")))
     button = lookup["blocks"][-1]["elements"][0]

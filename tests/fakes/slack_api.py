@@ -143,6 +143,8 @@ class SlackStandIn:
         self.actions: dict[str, Page] = {}  # POST routes of the demo's sandbox page (tests/fakes/sandbox)
         self._messages: dict[str, dict[str, Message]] = {}  # channel -> ts -> message (insertion order)
         self._channel_errors: dict[str, str] = {}
+        self._extra_channels: list[str] = []  # add_channel(): channels that exist without messages
+        self._member_of: dict[str, list[str]] = {}  # set_member_channels(): users.conversations per user
         self._failures: dict[str, list[_Failure]] = {}
         self._outage: int | None = None
         self._buckets: dict[str, _Bucket] = {}
@@ -217,6 +219,24 @@ class SlackStandIn:
     def add_user(self, user_id: str, **fields: Any) -> None:
         with self._lock:
             self.users[user_id] = {"id": user_id, "name": fields.pop("name", user_id.lower()), **fields}
+
+    def add_channel(self, *channels: str) -> None:
+        """Channels that exist though nothing was posted there yet (e.g. ones with subscriptions); every
+        user is in them unless `set_member_channels` says otherwise."""
+        with self._lock:
+            self._extra_channels += [c for c in channels if c not in self._extra_channels]
+
+    def set_member_channels(self, user_id: str, channels: list[str]) -> None:
+        """users.conversations for `user_id` answers exactly `channels` (default: every known channel)."""
+        with self._lock:
+            self._member_of[user_id] = list(channels)
+
+    def member_channels(self, user_id: str) -> list[str]:
+        """The channels `user_id` is in: as set, else those with messages and those added by add_channel."""
+        with self._lock:
+            if user_id in self._member_of:
+                return list(self._member_of[user_id])
+            return list(dict.fromkeys([*self._messages, *self._extra_channels]))
 
     def on_call(self, listener: Listener) -> None:
         """Call `listener(call)` after every recorded call (from the server's request thread)."""
@@ -294,6 +314,8 @@ class SlackStandIn:
             self._buckets.clear()
             self._failures.clear()
             self.home_views.clear()
+            self._extra_channels.clear()
+            self._member_of.clear()
             self.ephemerals.clear()
             self.responses.clear()
 
@@ -570,6 +592,21 @@ def _users_info(s: SlackStandIn, p: dict[str, Any]) -> Result:
     return _ok(user={"tz": "UTC", "is_bot": False, "deleted": False, "profile": profile} | info)
 
 
+def _users_conversations(s: SlackStandIn, p: dict[str, Any]) -> Result:
+    """Like Slack: the user's channels (calling user when `user` is absent), paged by `limit`/`cursor`."""
+    user = str(p.get("user") or BOT_USER_ID)
+    if not user.startswith(("U", "W")):
+        return _err("user_not_found")
+    ids = s.member_channels(user)
+    start = int(p.get("cursor") or 0)
+    limit = max(1, min(int(p.get("limit") or 100), 1000))
+    page = ids[start:start + limit]
+    cursor = str(start + limit) if start + limit < len(ids) else ""
+    channels = [{"id": c, "name": c.lower(), "is_channel": not c.startswith("G"), "is_private": c.startswith("G"),
+                 "is_archived": False, "is_member": True} for c in page]
+    return _ok(channels=channels, response_metadata={"next_cursor": cursor})
+
+
 def _history(s: SlackStandIn, p: dict[str, Any]) -> Result:
     channel = str(p.get("channel") or "")
     if s.resolve_names and channel.startswith("#"):
@@ -608,4 +645,5 @@ _METHODS: dict[str, Callable[[SlackStandIn, dict[str, Any]], Result]] = {
     "conversations.replies": _replies,
     "usergroups.users.update": _usergroup_update,
     "users.info": _users_info,
+    "users.conversations": _users_conversations,
 }

@@ -1,7 +1,7 @@
 """Button listeners. Each module below has `register(app, deps)`; adding one is one line here.
 
 `share` re-posts a lookup in the channel; `incidents` (the on-call part) acknowledges and resolves
-incidents from the escalation message.
+incidents from the escalation message; `links` acks the "Open article" URL button of event posts.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from slack_bolt import App
 
 from bot.deps import Deps
 
-ACTION_MODULES: tuple[str, ...] = ("share", "incidents")
+ACTION_MODULES: tuple[str, ...] = ("share", "incidents", "links")
 
 
 def register(app: App, deps: Deps) -> None:
