@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 from dataclasses import fields
+from functools import lru_cache
 
 import redis as redis_lib
 
@@ -38,7 +39,7 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-_MEMBER_PRINTS = 4  # fingerprints kept per cluster (first reports plus the latest)
+_MEMBER_PRINTS = 6  # fingerprints kept per cluster (first reports plus the latest)
 
 # Server-side loops keep a lookup and a save to one round trip each, whatever the number of buckets.
 _FIND = """
@@ -81,6 +82,12 @@ _FIELDS = tuple(f.name for f in fields(Cluster))
 def _dump(cluster: Cluster) -> str:
     """Cluster.to_json without dataclasses.asdict's deep copy (a tenth of the cost; the fields are flat)."""
     return json.dumps({name: getattr(cluster, name) for name in _FIELDS}, ensure_ascii=False, separators=(",", ":"))
+
+
+@lru_cache(maxsize=4096)
+def _load(raw: str) -> Fingerprint:
+    """Parsed member fingerprints, cached: a hot cluster is a candidate for many items in a row."""
+    return Fingerprint.load(raw)
 
 
 def _aggregate(a: str, b: str) -> str:
@@ -165,7 +172,7 @@ class ClusterStore:
                 if event.id in cluster.event_ids:
                     return cluster, prints
             # the first report and the two latest speak for the cluster
-            score = self._score(fp, [Fingerprint.load(p) for p in (prints[:1] + prints[1:][-2:])])
+            score = self._score(fp, [_load(p) for p in prints])  # every kept member: fewer order effects
             if score is not None and (best is None or score > best[0]):
                 best = (score, data, prints)
         return None if best is None else (Cluster.from_json(best[1]), best[2])

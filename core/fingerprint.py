@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
 
 from core.elements import catalogue, resolve
 
@@ -87,6 +87,8 @@ _NUMBER_NAMES = "zero one two three four five six seven eight nine ten"
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(_NUMBER_NAMES.split())}
 # Concepts nearly every story carries: they count, but little.
 _GENERIC = frozenset({"c:china", "c:export", "c:rare_earth", "c:announce", "c:mofcom", "c:ministry", "c:control"})
+# Countries other than China (the actor in most stories): two stories about different ones differ.
+_COUNTRIES = frozenset({"c:us", "c:japan", "c:eu"})
 _STOP_WORDS = """a an the of to in on for and or but by with from at as is are was were be been it its this that
     these those new over after before into than about amid says said say will would could may might has
     have had not no more most some any all up out off how why what who which while also just per vs via
@@ -98,7 +100,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]+")
 _ANN_EN = re.compile(r"\b(?:announcement|ann\.|order|decree|notice|circular)\s*(?:\(?20\d\d\)?\s*)?"
                      r"(?:no\.?|number|#)?\s*(\d{1,3})\b|\b20\d\d\s+no\.\s*(\d{1,3})\b|"
                      r"\bno\.\s*(\d{1,3})\s+(?:announcement|notice|order|decree)", re.I)
-_ANN_ZH = re.compile(r"第\s*(\d{1,3})\s*号")
+_ANN_ZH = re.compile(r"(?:第|、|，|和)\s*(\d{1,3})\s*号")  # "第55号、56号和57号" names three
 _ZH_MONTH = re.compile(r"(\d{1,2})\s*月")
 
 
@@ -139,6 +141,7 @@ def _measures_by_number() -> dict[str, list[tuple[int, frozenset[str]]]]:
     from core import controls
 
     out: dict[str, list[tuple[int, frozenset[str]]]] = {}
+    by_id = {m.id: m for m in controls.measures()}
     for m in controls.measures():
         found = re.search(r"(\d{4}) No\.(\d+)", m.number)
         if found is None:
@@ -146,7 +149,11 @@ def _measures_by_number() -> dict[str, list[tuple[int, frozenset[str]]]]:
         feats = {"el:" + e for e in m.elements}
         if m.group == "rare_earth" or any(e in catalogue() and catalogue()[e].is_rare_earth for e in m.elements):
             feats.add("c:rare_earth")
-        feats.add("c:suspend" if m.kind == "suspension" else "c:control")
+        feats.update(("c:suspend" if m.kind == "suspension" else "c:control", "c:export", "c:china"))
+        # Coverage names a measure by its month ("the October controls"); a suspension by the month of
+        # the measures it suspends.
+        named = [by_id[i] for i in m.suspends if i in by_id] if m.kind == "suspension" else [m]
+        feats.update(f"m:{n.announced.month}" for n in named)
         out.setdefault(found.group(2), []).append((int(found.group(1)), frozenset(feats)))
     return out
 
@@ -182,6 +189,10 @@ class Fingerprint:
     announcements: frozenset[str]  # announcement / order numbers: different numbers, different measures
     families: frozenset[str]
     polarity: str  # severity class: "ban", "restrict", "stress", "good", or "" (info)
+    weight: float = field(init=False, compare=False)  # total feature weight, for similarity's union
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", sum(_weight(f) for f in self.features))
 
     def dump(self) -> str:
         return "\t".join((" ".join(sorted(self.features)), " ".join(sorted(self.elements)),
@@ -206,7 +217,7 @@ def fingerprint(title: str, text: str = "", *, elements: list[str] | None = None
     for phrase, token in _PHRASES:
         words = words.replace(phrase, token)
     for match in _WORD.finditer(words):
-        w = match.group().strip(".'-")
+        w = match.group().removesuffix("'s").strip(".'-")  # possessive: "Japan's" is Japan
         if not w or w in _STOP:
             continue
         w = _NUMBER_WORDS.get(w, w)
@@ -235,6 +246,8 @@ def fingerprint(title: str, text: str = "", *, elements: list[str] | None = None
         features.discard("n:" + m.group(1))
     for sym in elements or ():
         features.add("el:" + sym)
+    if "c:mofcom" in features:
+        features.add("c:china")  # a MOFCOM notice is China acting, as its English coverage says
     anns = frozenset(next(g for g in m.groups() if g) for m in (*_ANN_EN.finditer(raw), *_ANN_ZH.finditer(raw)))
     for ann in anns:
         features.update(_known_measure(ann, raw))
@@ -255,7 +268,7 @@ def _weight(feature: str) -> float:
 def similarity(a: Fingerprint, b: Fingerprint) -> float:
     """Weighted Jaccard of the features; symbols and numbers weigh most, Chinese bigrams least."""
     inter = sum(_weight(f) for f in a.features & b.features)
-    union = sum(_weight(f) for f in a.features | b.features)
+    union = a.weight + b.weight - inter
     return inter / union if union else 0.0
 
 
@@ -270,10 +283,16 @@ def neutral_similarity(a: Fingerprint, b: Fingerprint) -> float:
         return 0.0  # only stories that say something of the same weight meet across languages
     fa = {f for f in a.features if f[:2] in ("el", "n:", "m:", "c:")}
     fb = {f for f in b.features if f[:2] in ("el", "n:", "m:", "c:")}
+    if not a.elements or not b.elements:
+        # a story that names no element is not different for it (conflict() agrees): compare the rest
+        fa = {f for f in fa if not f.startswith("el:")}
+        fb = {f for f in fb if not f.startswith("el:")}
     shared = fa & fb
     inter = sum(_weight(f) for f in shared)
-    # Shared elements alone are not a story: something about what happened must match too.
-    if inter < NEUTRAL_MIN_SHARED or sum(_weight(f) for f in shared if not f.startswith("el:")) < 1.0:
+    # Shared elements alone are not a story: something about what happened must match too, either
+    # enough weight or two specific concepts (crackdown + smuggling, suspension + expiry).
+    specific = sum(1 for f in shared if f.startswith("c:") and f not in _GENERIC)
+    if (inter < NEUTRAL_MIN_SHARED and specific < 2) or sum(_weight(f) for f in shared if not f.startswith("el:")) < 1.0:
         return 0.0
     smaller = min(sum(_weight(f) for f in fa), sum(_weight(f) for f in fb))
     return inter / smaller if smaller else 0.0
@@ -291,23 +310,33 @@ def conflict(a: Fingerprint, b: Fingerprint) -> str | None:
         return "a denial is not the report it denies"
     if a.families and b.families and not a.families & b.families:
         return "different kind of measure"
+    ca, cb = a.features & _COUNTRIES, b.features & _COUNTRIES
+    if ca and cb and not ca & cb:
+        return "different countries"  # a ban on the US is not a ban on Japan
     return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _feature_hashes(feature: str) -> tuple[int, ...]:
+    """One feature's value under every hash family, computed once: features recur across stories."""
+    h = zlib.crc32(feature.encode())
+    return tuple(((a * h + b) & _MASK) >> 32 for a, b in _perms())
 
 
 def signature(fp: Fingerprint) -> list[int]:
     """MinHash of the features: PERMUTATIONS values, each the minimum of one hash family."""
-    hashes = [zlib.crc32(f.encode()) for f in fp.features] or [0]
-    return [min(((a * h + b) & _MASK) >> 32 for h in hashes) for a, b in _perms()]
+    rows = [_feature_hashes(f) for f in fp.features] or [_feature_hashes("")]
+    return [min(column) for column in zip(*rows, strict=True)]
 
 
 def buckets(fp: Fingerprint) -> list[str]:
     """LSH band keys plus anchors (each element with each announcement number) for candidate lookup."""
     sig = signature(fp)
-    out = [f"b{i}:{zlib.crc32(repr(sig[i:i + ROWS]).encode()):08x}" for i in range(0, len(sig), ROWS)]
+    out = [f"b{i}:{zlib.crc32(repr(sig[i:i + ROWS]).encode()):08x}" for i in range(0, len(sig), ROWS)]  # stable keys
     # Anchors let stories that share little wording meet (a Chinese notice and its English coverage):
     # each element with the story's direction, and each announcement number.
     out.extend(f"e:{sym}:{fp.polarity}" for sym in sorted(fp.elements))
     out.extend(f"a:{ann}" for ann in sorted(fp.announcements))
-    if not fp.elements:
-        out.extend(f"f:{fam}:{fp.polarity}" for fam in sorted(fp.families))
+    # and each kind of measure with the direction, so coverage naming no element meets a notice that does
+    out.extend(f"f:{fam}:{fp.polarity}" for fam in sorted(fp.families))
     return out

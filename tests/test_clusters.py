@@ -94,4 +94,53 @@ def test_two_workers_meeting_one_story_make_one_cluster(redis: redis_lib.Redis, 
 def test_labelled_set_clustering(redis: redis_lib.Redis, keys: Keys) -> None:
     pr, problems = cluster_scores(ClusterStore(redis, keys), load_labelled()["items"])
     assert pr.precision >= 0.95, problems
-    assert pr.recall >= 0.80, problems
+    assert pr.recall >= 0.90, problems
+
+
+def test_demo_stories_cluster_the_same_in_any_arrival_order(redis: redis_lib.Redis, keys: Keys) -> None:
+    """The demo's Chinese notices and their English coverage meet whichever feed is polled first."""
+    import random
+    from pathlib import Path
+
+    from core.parse import parse_feed
+
+    root = Path(__file__).resolve().parents[1] / "demo" / "feeds"
+    events = []
+    for name, tier in (("official-zh", "official"), ("wire", "wire"), ("trade", "trade"), ("aggregator", "aggregator")):
+        for item in parse_feed((root / f"{name}.xml").read_bytes(), feed_id=name, tier=tier).items:
+            events.append(ev(f"{name}-{item.id}", item.title, tier=tier, text=item.text))
+    partitions = set()
+    for n in range(6):
+        order = events[:]
+        random.Random(n).shuffle(order)
+        store = ClusterStore(redis, Keys(f"{keys.prefix}{n}:"))
+        got: dict[str, set[str]] = {}
+        for k, event in enumerate(order):
+            cluster, _ = store.assign(event, now=T0 + k)
+            got.setdefault(cluster.id, set()).add(event.title)
+        partitions.add(frozenset(frozenset(v) for v in got.values()))
+    assert len(partitions) == 1
+    groups = {next(iter(g)): g for g in next(iter(partitions)) if len(g) > 1}
+    notice = next(g for g in groups.values() if any("镝、铽、钬、钇" in t for t in g))
+    assert "China imposes export controls on dysprosium, terbium, holmium and yttrium" in notice
+
+
+def test_labelled_precision_holds_in_any_arrival_order(redis: redis_lib.Redis, keys: Keys) -> None:
+    """Shuffling the arrival order inside each story may lose a join, never add a wrong merge."""
+    import random
+
+    items = load_labelled()["items"]
+    for n in range(3):
+        rows = [dict(r) for r in items]
+        stories: dict[str, list[dict[str, object]]] = {}
+        for row in rows:
+            stories.setdefault(str(row["story"]), []).append(row)
+        rng = random.Random(n)
+        for group in stories.values():
+            times = [r["t"] for r in group]
+            rng.shuffle(times)
+            for row, t in zip(group, times, strict=True):
+                row["t"] = t
+        pr, problems = cluster_scores(ClusterStore(redis, Keys(f"{keys.prefix}s{n}:")), rows)
+        assert pr.fp <= 1, problems  # the one known borderline pair (z28/z29)
+        assert pr.recall >= 0.85, problems
