@@ -292,7 +292,8 @@ def neutral_similarity(a: Fingerprint, b: Fingerprint) -> float:
     # Shared elements alone are not a story: something about what happened must match too, either
     # enough weight or two specific concepts (crackdown + smuggling, suspension + expiry).
     specific = sum(1 for f in shared if f.startswith("c:") and f not in _GENERIC)
-    if (inter < NEUTRAL_MIN_SHARED and specific < 2) or sum(_weight(f) for f in shared if not f.startswith("el:")) < 1.0:
+    about = sum(_weight(f) for f in shared if not f.startswith("el:"))
+    if (inter < NEUTRAL_MIN_SHARED and specific < 2) or about < 1.0:
         return 0.0
     smaller = min(sum(_weight(f) for f in fa), sum(_weight(f) for f in fb))
     return inter / smaller if smaller else 0.0
