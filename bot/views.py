@@ -6,7 +6,8 @@ Shared by the subcommands and App Home, so both show the same thing.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -27,15 +28,16 @@ def board_rows(deps: Deps) -> list[BoardRow]:
             for s in deps.status.board(symbols)]
 
 
-def oncall_now(deps: Deps, now: float | None = None) -> Any:
-    """core.oncall.OnCall at `now`, or None when feeds.yaml has no rotation."""
+def oncall_now(deps: Deps, now: float | None = None, ovs: list[Any] | None = None) -> Any:
+    """core.oncall.OnCall at `now`, or None when feeds.yaml has no rotation; `ovs`: the overrides, when
+    the caller has read them already."""
     config = deps.feeds_file().oncall
     if config is None:
         return None
     from core import oncall
 
     when = datetime.fromtimestamp(now or time.time(), UTC)
-    return oncall.on_call(config.rotation, when, overrides(deps))
+    return oncall.on_call(config.rotation, when, overrides(deps) if ovs is None else ovs)
 
 
 def overrides(deps: Deps) -> list[Any]:
@@ -78,17 +80,27 @@ def subscription_line(sub: Any) -> str:
 
 def element_facts(symbol: str) -> tuple[list[str], list[str]]:
     """Key uses, and supply figures with their source and year (the element's, then its group's)."""
+    uses, supply = _facts(symbol)
+    return list(uses), list(supply)
+
+
+@cache
+def _facts(symbol: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     el = elements.catalogue()[symbol]
     figures = [*el.supply, *elements.group_supply(el.group)]
-    supply = [f"{f.metric}: *{f.value}* ({f.source}, {f.year})" for f in figures]
-    return list(el.uses), supply
+    return tuple(el.uses), tuple(f"{f.metric}: *{f.value}* ({f.source}, {f.year})" for f in figures)
 
 
 def measures_for(symbol: str | None, now: float) -> list[Measure]:
     """Export-control measures (all, or those covering `symbol`) with their state today and review warnings."""
+    return list(_measures_on(symbol, datetime.fromtimestamp(now, UTC).date()))
+
+
+@lru_cache(maxsize=512)
+def _measures_on(symbol: str | None, today: date) -> tuple[Measure, ...]:
+    """The states depend on the day only (core/controls.yaml is read once per process)."""
     from core import controls
 
-    today = datetime.fromtimestamp(now, UTC).date()
     out = []
     for m, st in controls.timeline(symbol, today):
         since = st.since or m.effective or m.announced
@@ -98,7 +110,7 @@ def measures_for(symbol: str | None, now: float) -> list[Measure]:
         covered = ", ".join(m.elements) if m.elements else (m.group or "").replace("_", " ")
         out.append(Measure(title=f"{m.title} ({m.number}; {covered})", state=st.label, date=since.isoformat(),
                            review=review, source=", ".join(_site(u) for u in m.sources[:2])))
-    return out
+    return tuple(out)
 
 
 def _site(url: str) -> str:

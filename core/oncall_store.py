@@ -39,6 +39,11 @@ class OverrideStore:
         pipe.zremrangebyscore(key, "-inf", now - KEEP_EXPIRED)
         pipe.zrangebyscore(key, f"({now}", "+inf")
         members: list[str] = pipe.execute()[1]
+        return self.decode(members)
+
+    @staticmethod
+    def decode(members: list[str]) -> list[Override]:
+        """Overrides from the zset's members (read elsewhere, e.g. in the element card's one round trip)."""
         return [Override.from_dict(json.loads(m)) for m in members]
 
     def audit(self, limit: int = 20) -> list[dict[str, object]]:

@@ -133,8 +133,16 @@ class StatusStore:
     def get(self, symbol: str, *, now: float | None = None) -> ElementStatus:
         """The stored status; for an element never recomputed, a fresh derivation (nothing is written)."""
         now = time.time() if now is None else now
-        stored = self._stored(symbol)
-        override = self._override(symbol)
+        return self.from_raw(symbol, self.redis.get(self.keys.status(symbol)),  # type: ignore[arg-type]
+                             self.redis.get(self.keys.status_override(symbol)), now=now)  # type: ignore[arg-type]
+
+    def from_raw(self, symbol: str, status_raw: str | None, override_raw: str | None, *,
+                 now: float | None = None) -> ElementStatus:
+        """As get(), from the values of `Keys.status(symbol)` and `Keys.status_override(symbol)` read by the
+        caller (the element card reads them in its one round trip, core.events.EventStore.card_parts)."""
+        now = time.time() if now is None else now
+        stored = json.loads(status_raw) if status_raw else None
+        override = Override.from_json(str(override_raw)) if override_raw else None
         if override is not None and not override.active(now):
             override = None
         if stored is None:

@@ -4,18 +4,21 @@ REASON` (admins: a manual status override with an audit trail)."""
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
 from bot.commands import Invocation, Reply, subcommand
 from bot.commands.lookup import element
 from bot.deps import Deps
 from bot.views import board_rows, element_facts, measures_for, oncall_now
 from core import elements
-from core.cards import LEVEL_ICON, board, context, element_card, header, sections
+from core.cards import LEVEL_ICON, Card, board, context, element_card, header, sections
 from core.errors import UsageError
-from core.models import Level
+from core.models import Event, Level
+from core.oncall_store import OverrideStore
 from core.text import escape
 
 LATEST = 20  # events read for the card; it shows the 5 most important stories
+DAYS = 14  # the sparkline
 
 
 @subcommand("status", usage="status [ELEMENT]")
@@ -26,18 +29,44 @@ def status(inv: Invocation, deps: Deps) -> Reply:
         return Reply(text=card.text, blocks=card.blocks, shareable=True)
     symbol = element(" ".join(inv.args))
     now = time.time()
-    st = deps.status.get(symbol)
-    # The newest LATEST ids straight from the element's index, then one MGET: EventStore.recent() reads
-    # pages of 200 events whatever the limit, which costs ~10x more here (reported to its owner, issue 3).
-    ids = deps.redis.zrevrange(deps.keys.events_by_element(symbol), 0, LATEST - 1)
-    events = deps.events.get_many(ids)
-    counts = deps.events.daily_counts(symbol, days=14)
-    uses, supply = element_facts(symbol)
-    current = oncall_now(deps, now)
-    card = element_card(elements.catalogue()[symbol], level=st.level.value, why=st.reason,
-                        measures=measures_for(symbol, now), uses=uses, supply=supply, events=events, counts=counts,
-                        oncall=f"<@{current.primary}>" if current else None, now=now)
+    # Everything the card reads, in one round trip on every request (so it is never stale): status and
+    # override, the newest event ids, daily counts and on-call overrides. Events are parsed once per
+    # process (core.events caches them by id; one more MGET only for ids it has not seen).
+    parts = deps.events.card_parts(symbol, latest=LATEST, days=DAYS, now=now, upcoming=deps.keys.oncall_override(),
+                                   strings=[deps.keys.status(symbol), deps.keys.status_override(symbol)])
+    st = deps.status.from_raw(symbol, parts.strings[0], parts.strings[1], now=now)
+    events = deps.events.get_many_cached(parts.ids, now=now)
+    current = oncall_now(deps, now, OverrideStore.decode(parts.upcoming))
+    oncall = f"<@{current.primary}>" if current else None
+    card = _card(symbol, st.level.value, st.reason, _Shown(events), tuple(parts.counts), oncall, int(now // 60))
     return Reply(text=card.text, blocks=card.blocks, shareable=True)
+
+
+class _Shown:
+    """The card's events as a memo key: stored events never change, so their ids stand for them."""
+
+    __slots__ = ("events", "ids")
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events, self.ids = events, tuple(e.id for e in events)
+
+    def __hash__(self) -> int:
+        return hash(self.ids)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Shown) and other.ids == self.ids
+
+
+@lru_cache(maxsize=256)
+def _card(symbol: str, level: str, why: str, shown: _Shown, counts: tuple[int, ...], oncall: str | None,
+          minute: int) -> Card:
+    """The rendered card, memoized on exactly what it shows. Times render against the start of the current
+    minute (`5m ago`), so the same minute gives the same card; measures follow the day of that minute.
+    Callers must not mutate the blocks (reply_payload and Share copy the list before adding to it)."""
+    now = minute * 60.0
+    uses, supply = element_facts(symbol)
+    return element_card(elements.catalogue()[symbol], level=level, why=why, measures=measures_for(symbol, now),
+                        uses=uses, supply=supply, events=shown.events, counts=counts, oncall=oncall, now=now)
 
 
 @subcommand("history", usage="history ELEMENT")
