@@ -122,7 +122,8 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str]], ...] = (
                                            r"\b(?:restrict|curb|limit)(?:s|ed|ing)?\s+(?:\w+\s+){0,4}?exports?\b")),
     (Severity.HIGH, "controls take effect", _r(r"\b(?:controls?|curbs?|restrictions?|rules)\s+(?:\w+\s+){0,5}?"
                                                r"(?:take|took|takes|taking)\s+effect\b|\bcome\s+into\s+force\b")),
-    (Severity.HIGH, "licence required", _r(r"\blicen[cs]es?\s+(?:are\s+|is\s+|now\s+|will\s+be\s+)?"
+    (Severity.HIGH, "licence required", _r(r"\bexport\s+(?:rules|regulations|regime|controls)\s+(?:now\s+|will\s+)?"
+                                           r"requir(?:e|es|ing)\b|\blicen[cs]es?\s+(?:are\s+|is\s+|now\s+|will\s+be\s+)?"
                                            r"(?:required|requirements?|needed)\b|\b(?:requir(?:es|ed|ing|e)|"
                                            r"need(?:s|ed)?|must\s+(?:obtain|apply\s+for|get|seek))\s+(?:an?\s+)?"
                                            r"(?:\w+\s+){0,2}?licen[cs]es?\b|\bwithout\s+(?:an?\s+)?(?:export\s+)?"
@@ -131,7 +132,8 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str]], ...] = (
                                                  r"\bextraterritorial\b|\b0\.1\s?%")),
     (Severity.HIGH, "sanctions", _r(r"\bsanction(?:s|ed)?\b|\bcountermeasures?\b|\bretaliat\w*|\bwatch\s?list\b|"
                                     r"\bend[- ]use(?:rs?)?\s+(?:review|checks?|scrutiny)\b")),
-    (Severity.HIGH, "controls imposed", _r(r"(?:实施|加强|扩大)\S{0,4}?(?:出口)?管制|未经许可不得出口|两用物项|"
+    (Severity.HIGH, "controls imposed", _r(r"(?<!暂停|停止)(?:实施|加强|扩大)\S{0,4}?(?:出口)?管制|"
+                                           r"未经许可不得出口|两用物项|"
                                            r"出口许可证?件?|价值比例|境外\S{0,12}?物项", 0)),
     (Severity.HIGH, "sanctions", _r(r"制裁|反制|关注名单|最终用户|最终用途", 0)),
     # Elevated: friction, quotas, enforcement, market stress.
@@ -149,7 +151,11 @@ _RULES: tuple[tuple[Severity, str, re.Pattern[str]], ...] = (
                                           r"hit(?:s|ting)?\s+(?:a\s+)?record|double[sd]?|skyrocket\w*|spiral\w*)\b|"
                                           r"\b(?:spike|surge|rally|jump)\s+in\s+(?:\w+\s+){0,3}?prices?\b|"
                                           r"\brecord[- ]high\s+prices?\b")),
-    (Severity.ELEVATED, "shortage", _r(r"\bshortages?\b|\bstockpil\w+|\bsupply\s+(?:crunch|squeeze|disruptions?|"
+    (Severity.ELEVATED, "shortage", _r(r"\bshortages?\b|\bsupply\s+(?:is\s+|remains\s+|runs\s+)?tight\w*|"
+                                       r"\btight\s+supply\b|"
+                                       # buyers stockpiling is stress; a stockpile plan or bill is policy news
+                                       r"\bstockpil\w+\b(?!\s+(?:plans?|strateg\w+|bills?|programm?e?s?|laws?|polic\w+|"
+                                       r"proposals?|schemes?|funds?|targets?)\b)|\bsupply\s+(?:crunch|squeeze|disruptions?|"
                                        r"shocks?|risks?|concerns?|fears?|worries|gap)\b|\bscramble\s+for\b|\bsqueez\w*\s+supply\b")),
     (Severity.ELEVATED, "tariffs", _r(r"\btariffs?\b|\banti-dumping\b")),
     (Severity.ELEVATED, "outage", _r(r"\b(?:halt|suspend|stop|shut|idle|curtail)\w*\s+(?:\w+\s+){0,3}?(?:production|"

@@ -260,9 +260,18 @@ def _symbols(text: str, idx: _Index, col: _Collector) -> None:
         m = group[0]
         sym = m.group()
         weak = idx.by_symbol[sym].symbol_strength != "strong"
-        if _after_name(text, m.start(), m.end(), idx.by_symbol[sym]) or _domain_beside(text, m.start(), m.end(),
-                                                                                        weak=weak):
+        if _after_name(text, m.start(), m.end(), idx.by_symbol[sym]) or _isotope(text, m.end(), idx.by_symbol[sym]) \
+                or _domain_beside(text, m.start(), m.end(), weak=weak):
             col.add(sym, "symbol", m.start(), m.end(), [sym])
+
+
+_MASS = re.compile(r"-(\d{1,3})\b")
+
+
+def _isotope(text: str, end: int, el: Element) -> bool:
+    """Isotope notation (Lu-177, Y-90): a mass number no lighter than the atomic number, nor much heavier."""
+    found = _MASS.match(text, end)
+    return found is not None and el.z <= int(found.group(1)) <= 3 * el.z + 10
 
 
 def _after_name(text: str, start: int, end: int, el: Element) -> bool:

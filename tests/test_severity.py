@@ -82,3 +82,18 @@ def test_headline_decides_and_body_speaks_for_a_silent_headline() -> None:
 def test_labelled_set_severity() -> None:
     acc, misses = severity_scores(load_labelled()["items"])
     assert acc >= 0.95, misses
+
+
+def test_rules_requirements_stockpile_policy_and_extended_pauses() -> None:
+    from core.intel import analyze
+
+    cases = {
+        "Japan magnet makers say new terbium and dysprosium export rules require end-user certificates": "high",
+        "EU lawmakers back critical raw materials stockpile plan": "info",
+        "Buyers stockpiling terbium oxide as prices rise": "elevated",
+        "Samarium supply tight as Chinese shipments slow": "elevated",
+        "关于延长暂停实施镓、锗出口管制措施期限的公告": "easing",
+        "商务部 海关总署公告关于对镝、铽相关物项实施出口管制的决定": "high",
+    }
+    for title, expected in cases.items():
+        assert analyze(title).severity.value == expected, title

@@ -116,3 +116,12 @@ def test_catalogue_resolves_names_aliases_and_keeps_callers_working() -> None:
     assert cat["Dy"].supply[0].source == "USGS-RE25" and cat["Dy"].supply[0].year == 2024
     assert all(e.uses for e in cat.values())
     assert elements.group_supply("rare_earth")[0].value.startswith("390,000")
+
+
+def test_isotope_notation_tags_only_plausible_mass_numbers() -> None:
+    from core.intel import analyze
+
+    cases = {"Lu-177 radiopharmaceutical supply deal signed": ["Lu"], "Y-90 microspheres approved": ["Y"],
+             "W-2 forms due for miners": [], "PM-10 dust levels near the mine": []}
+    for title, expected in cases.items():
+        assert analyze(title).elements == expected, title
