@@ -226,7 +226,8 @@ def _serve(port: int, worker_class: str, kind: str) -> None:
         from bot.server import make_wsgi
 
         wsgi = make_wsgi(settings, app=bare_app(True))
-    serve_http(settings, host="127.0.0.1", port=port, workers=2, threads=8, worker_class=worker_class, wsgi=wsgi)
+    serve_http(settings, host="127.0.0.1", port=port, workers=int(os.environ.get("BENCH_WORKERS", "2")),
+               threads=int(os.environ.get("BENCH_THREADS", "8")), worker_class=worker_class, wsgi=wsgi)
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:

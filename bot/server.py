@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -35,6 +36,7 @@ def make_wsgi(settings: Settings, *, app: App | None = None, deps: Deps | None =
 
     deps = deps or Deps(settings)
     slack = SlackRequestHandler(app or create_app(settings, deps=deps))
+    warm_up(deps)
 
     def wsgi(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -59,6 +61,23 @@ def make_wsgi(settings: Settings, *, app: App | None = None, deps: Deps | None =
         return _json(start_response, 404, {"error": "not found"})
 
     return wsgi
+
+
+def warm_up(deps: Deps) -> None:
+    """Load what the first requests would otherwise load while Slack waits (the subcommand registry, the
+    element catalogue, the controls timeline, feeds.yaml, a Redis connection): hundreds of milliseconds
+    of YAML and imports, paid once per worker before it takes traffic instead of by its first requests."""
+    from bot.commands import load_all
+    from bot.views import measures_for
+    from core import elements
+
+    steps = (load_all, elements.catalogue, lambda: measures_for(None, time.time()), deps.feeds_file,
+             lambda: deps.redis.ping())
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # e.g. Redis not up yet: /readyz says so; the request that needs it tells the user
+            log.warning("warm-up step failed: %s", exc)
 
 
 def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
