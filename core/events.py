@@ -82,6 +82,20 @@ class _Parsed:
             self._items.move_to_end(key)
             return hit[0]
 
+    def get_many(self, keys: list[str], now: float) -> list[Event | None]:
+        """get() for each key under one lock acquisition (a card reads 20)."""
+        out: list[Event | None] = []
+        with self._lock:
+            for key in keys:
+                hit = self._items.get(key)
+                if hit is not None and hit[1] <= now:
+                    del self._items[key]
+                    hit = None
+                if hit is not None:
+                    self._items.move_to_end(key)
+                out.append(None if hit is None else hit[0])
+        return out
+
     def put(self, key: str, event: Event, expires_at: float) -> None:
         with self._lock:
             self._items[key] = (event, expires_at)
@@ -141,8 +155,7 @@ class EventStore:
         ids = list(event_ids)
         found: dict[str, Event] = {}
         missing = []
-        for i in ids:
-            hit = _PARSED.get(self.keys.event(i), now)
+        for i, hit in zip(ids, _PARSED.get_many([self.keys.event(i) for i in ids], now), strict=True):
             if hit is None:
                 missing.append(i)
             else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +48,9 @@ class Reply:
     shareable: bool = False
     #: Slow work (a feed fetch, a Slack call) run after the ack; its Reply goes out via response_url.
     later: Callable[[], Reply] | None = None
+    #: Optional hashable key standing for `text` and `blocks` (equal keys mean equal content), so the
+    #: listener can reuse the JSON body it serialized for an earlier identical reply.
+    memo: Hashable | None = None
 
 
 Handler = Callable[[Invocation, Deps], Reply]
@@ -83,7 +86,14 @@ def subcommand(name: str, *, usage: str, admin: bool = False,
     return register
 
 
+_loaded = False
+
+
 def load_all() -> dict[str, Subcommand]:
-    for module in SUBCOMMAND_MODULES:
-        importlib.import_module(f"bot.commands.{module}")
+    """The registry with every subcommand module imported (imports once; later calls just return it)."""
+    global _loaded
+    if not _loaded:
+        for module in SUBCOMMAND_MODULES:
+            importlib.import_module(f"bot.commands.{module}")
+        _loaded = True
     return REGISTRY

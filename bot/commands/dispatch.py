@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 import shlex
 from typing import Any
 
@@ -15,6 +16,9 @@ from core.errors import UsageError
 
 log = logging.getLogger(__name__)
 
+#: What makes shlex differ from splitting on its whitespace (space, tab, CR, LF): quotes and escapes.
+_SHELL_CHARS = frozenset("\"'\\")
+_SPACES = re.compile(r"[ \t\r\n]+")
 #: Typographic quotes that phones and macOS substitute for `"`; shlex only knows ASCII quotes.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'", "「": '"', "」": '"'})
 
@@ -22,6 +26,8 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": 
 def split_args(text: str) -> list[str]:
     """Shell-like split that keeps "rare earth" together and never fails on an unbalanced quote."""
     text = text.translate(_QUOTES).strip()
+    if not _SHELL_CHARS.intersection(text):  # nothing shlex would treat specially: split on its whitespace
+        return _SPACES.split(text) if text else []
     try:
         return shlex.split(text)
     except ValueError:  # unbalanced quote: fall back to whitespace

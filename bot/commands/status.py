@@ -36,10 +36,36 @@ def status(inv: Invocation, deps: Deps) -> Reply:
                                    strings=[deps.keys.status(symbol), deps.keys.status_override(symbol)])
     st = deps.status.from_raw(symbol, parts.strings[0], parts.strings[1], now=now)
     events = deps.events.get_many_cached(parts.ids, now=now)
-    current = oncall_now(deps, now, OverrideStore.decode(parts.upcoming))
-    oncall = f"<@{current.primary}>" if current else None
-    card = _card(symbol, st.level.value, st.reason, _Shown(events), tuple(parts.counts), oncall, int(now // 60))
-    return Reply(text=card.text, blocks=card.blocks, shareable=True)
+    key = (symbol, st.level.value, st.reason, _Shown(events), tuple(parts.counts),
+           _oncall_mention(deps, now, parts.upcoming), int(now // 60))
+    card = _card(*key)
+    # The key stands for the card's content: the listener reuses the JSON body it built for an equal key.
+    return Reply(text=card.text, blocks=card.blocks, shareable=True, memo=("status", *key))
+
+
+#: (id of the on-call config, override members) -> (config, valid from, valid until, mention)
+_ONCALL: dict[tuple[int, tuple[str, ...]], tuple[object, float, float, str]] = {}
+
+
+def _oncall_mention(deps: Deps, now: float, upcoming: list[str]) -> str | None:
+    """`<@U...>` of who is on call at `now`, or None without a rotation. The answer is reused while it
+    cannot change: on_call() gives `until`, the next shift end or override start/end, and a new or
+    removed override changes `upcoming` (the zset members not yet ended), hence the key."""
+    config = deps.feeds_file().oncall
+    if config is None:
+        return None
+    key = (id(config), tuple(upcoming))
+    hit = _ONCALL.get(key)
+    if hit is not None and hit[0] is config and hit[1] <= now < hit[2]:
+        return hit[3]
+    current = oncall_now(deps, now, OverrideStore.decode(upcoming))
+    if current is None:  # feeds.yaml changed between the two reads
+        return None
+    mention = f"<@{current.primary}>"
+    if len(_ONCALL) >= 64:  # old overrides' keys; clearing now and then bounds the memo
+        _ONCALL.clear()
+    _ONCALL[key] = (config, now, current.until.timestamp(), mention)
+    return mention
 
 
 class _Shown:

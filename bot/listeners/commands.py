@@ -15,7 +15,7 @@ from slack_bolt import Ack, App, Respond
 from bot.commands import Invocation, Reply
 from bot.commands.dispatch import dispatch, invocation
 from bot.deps import Deps
-from bot.listeners.payloads import reply_payload
+from bot.listeners.payloads import reply_json, reply_payload
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def register(app: App, deps: Deps) -> None:
         started = time.perf_counter()
         inv = invocation(command, deps)
         reply = dispatch(inv, deps)
-        ack(**reply_payload(reply, inv.raw))
+        ack(reply_json(reply, inv.raw))  # the body serialized once per distinct reply (Reply.memo)
         deps.observe_command(inv.name or "help", time.perf_counter() - started)
         if reply.later is not None:
             deps.background.submit(run_later, reply, inv, respond)

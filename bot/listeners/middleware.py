@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 from bot.deps import Deps
 
@@ -22,12 +22,24 @@ RETRY_TTL_SECONDS = 3600
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.middleware
-    def once_per_event(req: BoltRequest, body: dict[str, Any], next: Callable[[], BoltResponse]) -> BoltResponse:
+    app.middleware(OncePerEvent(deps))
+
+
+class OncePerEvent(Middleware):
+    """Drops repeated deliveries of an Events API `event_id`. A Middleware subclass rather than a
+    decorated function: Bolt then calls process() directly instead of inspecting and building keyword
+    arguments on every request, commands included, which only pass through."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        body = req.body
         if body.get("type") != "event_callback" or not body.get("event_id"):
             return next()
         event_id = str(body["event_id"])
-        first = deps.redis.set(deps.keys.slack_retry(event_id), "1", nx=True, ex=RETRY_TTL_SECONDS)
+        first = self.deps.redis.set(self.deps.keys.slack_retry(event_id), "1", nx=True, ex=RETRY_TTL_SECONDS)
         if first:
             return next()
         retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
