@@ -160,3 +160,11 @@ def test_delete_deployment_leaves_nothing_of_the_prefix(settings: Settings, redi
     assert not [k for k in redis.scan_iter(match="*") if any(m in k for m in marks)]
     for shared in ("rq:queues", "rq:workers", "rq:cron_schedulers"):
         assert not [m for m in redis.smembers(shared) if any(mark in m for mark in marks)]
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = [f.validation_alias.choices[0] for f in Settings.model_fields.values()  # type: ignore[union-attr]
+             if f.validation_alias is not None]
+    assert len(names) == len(Settings.model_fields)
+    assert [n for n in names if f"`{n}`" not in readme] == []
