@@ -61,8 +61,8 @@ def _cron_name(settings: Settings, func: object) -> str:
 
 
 def _extra_cron_jobs() -> list[dict[str, object]]:
-    """Periodic jobs that other modules declare as `CRON_JOBS` lists (delivery sweeps and digests,
-    escalation sweeps and user-group sync)."""
-    from workers import deliver, escalate
+    """Periodic jobs that modules declare as `CRON_JOBS` lists (status refresh, delivery sweeps and
+    digests, escalation sweeps and user-group sync)."""
+    from workers import deliver, escalate, tasks
 
-    return [dict(job) for module in (deliver, escalate) for job in module.CRON_JOBS]
+    return [dict(job) for module in (tasks, deliver, escalate) for job in module.CRON_JOBS]

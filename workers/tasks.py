@@ -54,3 +54,24 @@ def poll_batch(feed_ids: list[str]) -> dict[str, str]:
 
     outcomes: dict[str, str] = poll_feeds(context.current(), feed_ids)
     return outcomes
+
+
+def refresh_statuses(now: float | None = None) -> int:
+    """Re-derive every element's level as time passes: stories age out, overrides expire, suspensions
+    run out. Each change is posted like one caused by a story. Returns the number of changes."""
+    from core.elements import catalogue
+    from core.status import StatusStore
+    from workers.deliver import route_status_change
+
+    ctx = context.current()
+    store = StatusStore(ctx.redis, ctx.keys, retention_seconds=ctx.settings.retention_days * 86400)
+    changes = store.recompute(list(catalogue()), now=now)
+    for change in changes:
+        route_status_change(ctx, change)
+    return len(changes)
+
+
+#: Periodic jobs of this module, registered by workers.runner.make_scheduler.
+CRON_JOBS: list[dict[str, object]] = [
+    {"func": refresh_statuses, "queue": "ingest", "interval": 600, "result_ttl": 60, "job_timeout": 120},
+]
