@@ -14,6 +14,8 @@ import ipaddress
 import re
 import socket
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from urllib.parse import urlsplit
 
 import httpcore
@@ -105,9 +107,18 @@ def check_url(url: str, *, allow_private: bool, exempt: frozenset[str] = frozens
         raise BlockedAddressError(f"refused {url!r}: {host} is a local name")
 
 
-def _resolve(host: str, port: int) -> list[str]:
+#: getaddrinfo cannot be interrupted, so lookups run here and the caller stops waiting at its connect
+#: timeout: a resolver that hangs costs a pool thread for a while, never the poll's deadline.
+_RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+
+
+def _resolve(host: str, port: int, timeout: float | None = None) -> list[str]:
+    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = lookup.result(timeout=timeout)
+    except FutureTimeout:
+        lookup.cancel()
+        raise httpcore.ConnectTimeout(f"resolving {host} took longer than {timeout:g}s") from None
     except (socket.gaierror, UnicodeError) as exc:
         raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
     seen: list[str] = []
@@ -134,7 +145,7 @@ class GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray]
                                  | tuple[int, int, None, int]] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = _resolve(host, port)
+        addresses = _resolve(host, port, timeout)
         refused: list[str] = []
         last_error: Exception | None = None
         for address in addresses:

@@ -145,3 +145,26 @@ def test_literal_ip(host: str, ip: str | None) -> None:
 ])
 def test_blocked_reason(ip: str, blocked: bool) -> None:
     assert (blocked_reason(ipaddress.ip_address(ip)) is not None) is blocked
+
+
+def test_a_hanging_resolver_costs_no_more_than_the_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The OS resolver cannot be made to hang from here, so this one stands in for it.
+    import socket
+    import threading
+
+    import httpcore
+
+    from core import netguard
+
+    release = threading.Event()
+
+    def hanging(*args: object, **kwargs: object) -> list[object]:
+        release.wait(10)
+        return []
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        with pytest.raises(httpcore.ConnectTimeout, match=r"resolving feeds\.example took longer than 0\.2s"):
+            netguard._resolve("feeds.example", 443, 0.2)
+    finally:
+        release.set()
