@@ -23,7 +23,7 @@ _TOKEN = re.compile(r'"([^"]*)"|“([^”]*)”|(\S+)')
 @subcommand("subscribe", usage='subscribe all|FEED_ID|ELEMENT...|"keyword" [min=SEVERITY] [digest=HH:MM]')
 def subscribe(inv: Invocation, deps: Deps) -> Reply:
     """This channel gets matching updates: without `min=` every matching event as it happens, easing and info
-    included; `digest=09:00` gathers them into one post a day (UTC)."""
+    included; `digest=09:00` gathers them into one post a day (time in REEWATCH_TIMEZONE, UTC by default)."""
     wanted, options = parse(inv.raw.split(None, 1)[1] if " " in inv.raw.strip() else "", deps)
     unknown = set(options) - {"min", "digest"}
     if unknown:
