@@ -139,10 +139,12 @@ def _server(settings: Settings, *, bare: bool, worker_class: str) -> Iterator[in
            "SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": "http://127.0.0.1:9/api/",
            "REEWATCH_LOG_LEVEL": "WARNING"}
     cmd = [sys.executable, "-m", "bench.bench_app", "serve", str(port), worker_class, "bare" if bare else "full"]
-    with tempfile.TemporaryFile() as log:  # a pipe nobody reads would block the server once full
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=log)
+    # A pipe nobody reads would block the server once full. Each worker leaves a file in `ready` once it
+    # is about to accept: the load starts when all are, or the first would take every keep-alive connection.
+    with tempfile.TemporaryFile() as log, tempfile.TemporaryDirectory() as ready:
+        proc = subprocess.Popen(cmd, env={**env, "BENCH_READY_DIR": ready}, stdout=subprocess.DEVNULL, stderr=log)
         try:
-            _wait_healthy(port, proc, log)
+            _wait_healthy(port, proc, log, ready, _workers())
             yield port
         finally:
             proc.terminate()
@@ -158,12 +160,19 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Any) -> None:
+def _workers() -> int:
+    return int(os.environ.get("BENCH_WORKERS", "2"))
+
+
+def _wait_healthy(port: int, proc: subprocess.Popen[bytes], log: Any, ready: str, workers: int) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             log.seek(0)
             raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
+        if len(os.listdir(ready)) < workers:
+            time.sleep(0.05)
+            continue
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -226,8 +235,10 @@ def _serve(port: int, worker_class: str, kind: str) -> None:
         from bot.server import make_wsgi
 
         wsgi = make_wsgi(settings, app=bare_app(True))
-    serve_http(settings, host="127.0.0.1", port=port, workers=int(os.environ.get("BENCH_WORKERS", "2")),
-               threads=int(os.environ.get("BENCH_THREADS", "8")), worker_class=worker_class, wsgi=wsgi)
+    ready = os.environ["BENCH_READY_DIR"]
+    serve_http(settings, host="127.0.0.1", port=port, workers=_workers(),
+               threads=int(os.environ.get("BENCH_THREADS", "8")), worker_class=worker_class, wsgi=wsgi,
+               on_worker_ready=lambda: open(os.path.join(ready, str(os.getpid())), "w").close())
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:

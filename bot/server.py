@@ -67,12 +67,29 @@ def warm_up(deps: Deps) -> None:
     """Load what the first requests would otherwise load while Slack waits (the subcommand registry, the
     element catalogue, the controls timeline, feeds.yaml, a Redis connection): hundreds of milliseconds
     of YAML and imports, paid once per worker before it takes traffic instead of by its first requests."""
+    _steps((*_static_steps(), deps.feeds_file, lambda: deps.redis.ping()))
+
+
+def preload() -> None:
+    """The process-independent part of warm_up() (imports, registry, catalogue, controls; no connection, no
+    thread), run in gunicorn's master before it forks: every worker starts with it loaded and takes traffic
+    within milliseconds. Otherwise the worker that finished warming first accepted every keep-alive
+    connection arriving meanwhile and kept them, leaving the others idle (bench/bench_app.py saw half the
+    throughput in such runs)."""
+    import bot.app  # noqa: F401  (the listeners and what they import)
+
+    _steps(_static_steps())
+
+
+def _static_steps() -> tuple[Callable[[], object], ...]:
     from bot.commands import load_all
     from bot.views import measures_for
     from core import elements
 
-    steps = (load_all, elements.catalogue, lambda: measures_for(None, time.time()), deps.feeds_file,
-             lambda: deps.redis.ping())
+    return load_all, elements.catalogue, lambda: measures_for(None, time.time())
+
+
+def _steps(steps: Iterable[Callable[[], object]]) -> None:
     for step in steps:
         try:
             step()
@@ -88,8 +105,10 @@ def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> l
 
 
 def serve_http(settings: Settings, *, host: str, port: int, workers: int | None = None, threads: int = 8,
-               worker_class: str = "gthread", wsgi: WSGIApp | None = None) -> int:
-    """Run gunicorn in this process until it is stopped (SIGTERM/SIGINT shut it down gracefully)."""
+               worker_class: str = "gthread", wsgi: WSGIApp | None = None,
+               on_worker_ready: Callable[[], None] | None = None) -> int:
+    """Run gunicorn in this process until it is stopped (SIGTERM/SIGINT shut it down gracefully).
+    `on_worker_ready` runs in each worker once its app is built, just before it starts accepting."""
     from gunicorn.app.base import BaseApplication
 
     count = workers or int(os.environ.get("WEB_CONCURRENCY", "0")) or max(2, os.cpu_count() or 1)
@@ -103,12 +122,16 @@ def serve_http(settings: Settings, *, host: str, port: int, workers: int | None 
                                # by every server this user runs (tests and benchmarks start several).
                                "control_socket_disable": True}.items():
                 self.cfg.set(key, value)
+            if on_worker_ready is not None:
+                self.cfg.set("post_worker_init", lambda worker: on_worker_ready())
 
         def load(self) -> WSGIApp:
             # Built in each worker after the fork: Redis pools and threads are never shared across processes.
             return wsgi or make_wsgi(settings)
 
     log.info("serving HTTP", extra={"host": host, "port": port, "workers": count, "worker_class": worker_class})
+    if wsgi is None:
+        preload()
     _Gunicorn().run()
     return 0
 

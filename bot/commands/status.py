@@ -32,10 +32,10 @@ def status(inv: Invocation, deps: Deps) -> Reply:
     # Everything the card reads, in one round trip on every request (so it is never stale): status and
     # override, the newest event ids, daily counts and on-call overrides. Events are parsed once per
     # process (core.events caches them by id; one more MGET only for ids it has not seen).
-    parts = deps.events.card_parts(symbol, latest=LATEST, days=DAYS, now=now, upcoming=deps.keys.oncall_override(),
+    parts = deps.card_events.card_parts(symbol, latest=LATEST, days=DAYS, now=now, upcoming=deps.keys.oncall_override(),
                                    strings=[deps.keys.status(symbol), deps.keys.status_override(symbol)])
     st = deps.status.from_raw(symbol, parts.strings[0], parts.strings[1], now=now)
-    events = deps.events.get_many_cached(parts.ids, now=now)
+    events = deps.card_events.get_many_cached(parts.ids, now=now)
     key = (symbol, st.level.value, st.reason, _Shown(events), tuple(parts.counts),
            _oncall_mention(deps, now, parts.upcoming), int(now // 60))
     card = _card(*key)
