@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import redis as redis_lib
 from slack_bolt import App
 
@@ -85,3 +86,65 @@ def test_status_card_is_never_stale(app: App, app_settings: Settings) -> None:
     assert "Story 2 about Dy" in str(second["blocks"])
     again = ack_json(dispatch(app, slash("status Dy")))
     assert again == second
+
+
+class _Clock:
+    """Stands in for the `time` module of bot.commands.status: the card's `now` is whatever the test sets."""
+
+    strftime, gmtime = staticmethod(time.strftime), staticmethod(time.gmtime)
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_card_memo_ends_when_an_override_expires_or_on_call_changes(
+        app: App, app_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Same read, same minute, but the answer changed: the memo must not outlive an override's expiry or the
+    start of an on-call override (both within the minute)."""
+    import bot.commands.status as status_module
+    from tests.oncall_kit import PRIMARY, policy_yaml
+
+    app_settings.feeds_file.write_text(policy_yaml("- {after: 0, notify: primary}"), encoding="utf-8")
+    deps = Deps(app_settings)
+    start = (time.time() // 60) * 60 + 1  # the first second of this minute: every step below stays in it
+    clock = _Clock(start)
+    monkeypatch.setattr(status_module, "time", clock)
+    deps.events.add(_event(1, start), now=start)
+    deps.status.recompute(["Dy"], now=start)
+    deps.status.set_override("Dy", "critical", "drill until +10s", "U0ADMIN", expires_at=start + 10, now=start)
+    OverrideStore(deps.redis, deps.keys).add(Override(user="U0COVER", start=start + 20, end=start + 3600,
+                                                      by="U0ADMIN", at=start))
+
+    def card() -> str:
+        return str(ack_json(dispatch(app, slash("status Dy")))["blocks"])
+
+    first = card()
+    assert "drill until +10s" in first and f"<@{PRIMARY}>" in first and "U0COVER" not in first
+    assert card() == first  # the memo answers a repeated read
+    clock.now = start + 11  # the status override has expired
+    expired = card()
+    assert "drill until +10s" not in expired and f"<@{PRIMARY}>" in expired
+    clock.now = start + 21  # the on-call override has begun
+    assert "<@U0COVER>" in card()
+
+
+def test_card_read_survives_a_lost_script_and_a_dropped_connection(app_settings: Settings) -> None:
+    """The card's EVALSHA on the thread's own connection falls back to redis-py's regular path (which
+    reloads the script and reconnects) and then goes direct again."""
+    deps = Deps(app_settings)
+    now = time.time()
+    deps.events.add(_event(1, now), now=now)
+    store = deps.card_events
+
+    def read() -> list[str]:
+        return list(store.card_parts("Dy", latest=5, days=3, now=now).ids)
+
+    assert read() == ["cp1"]
+    deps.redis.script_flush()  # e.g. Redis restarted without persistence
+    assert read() == ["cp1"]
+    deps.redis.client_kill_filter(_id=str(deps.thread_redis.client_id()))
+    assert read() == ["cp1"]
+    assert read() == ["cp1"] and deps.thread_redis.connection is not None

@@ -13,6 +13,7 @@ from bot.views import board_rows, element_facts, measures_for, oncall_now
 from core import elements
 from core.cards import LEVEL_ICON, Card, board, context, element_card, header, sections
 from core.errors import UsageError
+from core.events import CardParts
 from core.models import Event, Level
 from core.oncall_store import OverrideStore
 from core.text import escape
@@ -33,39 +34,67 @@ def status(inv: Invocation, deps: Deps) -> Reply:
     # override, the newest event ids, daily counts and on-call overrides. Events are parsed once per
     # process (core.events caches them by id; one more MGET only for ids it has not seen).
     parts = deps.card_events.card_parts(symbol, latest=LATEST, days=DAYS, now=now, upcoming=deps.keys.oncall_override(),
-                                   strings=[deps.keys.status(symbol), deps.keys.status_override(symbol)])
+                                        strings=[deps.keys.status(symbol), deps.keys.status_override(symbol)])
+    config = deps.feeds_file().oncall
+    read = (symbol, *parts.strings, tuple(parts.ids), tuple(parts.counts), tuple(parts.upcoming))
+    hit = _CARDS.get(read)
+    if hit is not None and hit[0] is config and hit[1] <= now < hit[2]:
+        card, memo = hit[3], hit[4]
+    else:
+        card, memo, until = _element_card(deps, symbol, parts, now)
+        if len(_CARDS) >= CARD_MEMO_SIZE:  # mostly entries of past minutes; clearing now and then bounds it
+            _CARDS.clear()
+        _CARDS[read] = (config, now, until, card, memo)
+    # `memo` stands for the card's content: the listener reuses the JSON body it built for an equal one.
+    return Reply(text=card.text, blocks=card.blocks, shareable=True, memo=memo)
+
+
+#: Cards by what was read for them: (symbol, status, override, event ids, daily counts, on-call overrides)
+#: -> (on-call config, valid from, valid until, card, memo key). Valid until the first moment the same read
+#: could render differently: the next minute, the override's expiry, the next on-call boundary, the first
+#: shown event's expiry. A different read (a new event, a status change, a new override) is another key.
+_CARDS: dict[tuple[object, ...], tuple[object, float, float, Card, tuple[object, ...]]] = {}
+CARD_MEMO_SIZE = 256
+
+
+def _element_card(deps: Deps, symbol: str, parts: CardParts, now: float) -> tuple[Card, tuple[object, ...], float]:
+    """The card from one card_parts() read, its memo key, and until when the same read renders the same."""
     st = deps.status.from_raw(symbol, parts.strings[0], parts.strings[1], now=now)
     events = deps.card_events.get_many_cached(parts.ids, now=now)
-    key = (symbol, st.level.value, st.reason, _Shown(events), tuple(parts.counts),
-           _oncall_mention(deps, now, parts.upcoming), int(now // 60))
-    card = _card(*key)
-    # The key stands for the card's content: the listener reuses the JSON body it built for an equal key.
-    return Reply(text=card.text, blocks=card.blocks, shareable=True, memo=("status", *key))
+    mention, oncall_until = _oncall_mention(deps, now, parts.upcoming)
+    minute = int(now // 60)
+    key = (symbol, st.level.value, st.reason, _Shown(events), tuple(parts.counts), mention, minute)
+    until = min((minute + 1) * 60.0, oncall_until, *(e.when + deps.card_events.retention for e in events))
+    if parts.strings[0] is None:  # no stored status: from_raw derived one from other keys, not part of the read
+        until = now
+    elif st.override is not None and st.override.expires_at is not None:
+        until = min(until, st.override.expires_at)
+    return _card(*key), ("status", *key), until
 
 
 #: (id of the on-call config, override members) -> (config, valid from, valid until, mention)
 _ONCALL: dict[tuple[int, tuple[str, ...]], tuple[object, float, float, str]] = {}
 
 
-def _oncall_mention(deps: Deps, now: float, upcoming: list[str]) -> str | None:
-    """`<@U...>` of who is on call at `now`, or None without a rotation. The answer is reused while it
-    cannot change: on_call() gives `until`, the next shift end or override start/end, and a new or
-    removed override changes `upcoming` (the zset members not yet ended), hence the key."""
+def _oncall_mention(deps: Deps, now: float, upcoming: list[str]) -> tuple[str | None, float]:
+    """`<@U...>` of who is on call at `now` (None without a rotation), and until when that holds. The answer is
+    reused while it cannot change: on_call() gives `until`, the next shift end or override start/end, and a
+    new or removed override changes `upcoming` (the zset members not yet ended), hence the key."""
     config = deps.feeds_file().oncall
     if config is None:
-        return None
+        return None, float("inf")
     key = (id(config), tuple(upcoming))
     hit = _ONCALL.get(key)
     if hit is not None and hit[0] is config and hit[1] <= now < hit[2]:
-        return hit[3]
+        return hit[3], hit[2]
     current = oncall_now(deps, now, OverrideStore.decode(upcoming))
     if current is None:  # feeds.yaml changed between the two reads
-        return None
-    mention = f"<@{current.primary}>"
+        return None, now
+    mention, until = f"<@{current.primary}>", current.until.timestamp()
     if len(_ONCALL) >= 64:  # old overrides' keys; clearing now and then bounds the memo
         _ONCALL.clear()
-    _ONCALL[key] = (config, now, current.until.timestamp(), mention)
-    return mention
+    _ONCALL[key] = (config, now, until, mention)
+    return mention, until
 
 
 class _Shown:
