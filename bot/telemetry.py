@@ -8,6 +8,7 @@ import logging
 import queue
 import threading
 import time
+from typing import Any
 
 import redis as redis_lib
 from prometheus_client import Histogram
@@ -34,9 +35,13 @@ class CommandTimer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._flushed = threading.Event()
+        self._children: dict[str, Any] = {}
 
     def observe(self, command: str, seconds: float) -> None:
-        LOCAL_COMMAND_SECONDS.labels(command).observe(seconds)
+        child = self._children.get(command)
+        if child is None:  # labels() takes the metric's lock and builds its key: once per command name
+            child = self._children[command] = LOCAL_COMMAND_SECONDS.labels(command)
+        child.observe(seconds)
         self._queue.put((command, seconds))
         if self._thread is None:
             self._start()
