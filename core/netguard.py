@@ -11,6 +11,7 @@ redirect hop goes through both layers because the fetcher follows redirects itse
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 from collections.abc import Iterable
@@ -107,13 +108,21 @@ def check_url(url: str, *, allow_private: bool, exempt: frozenset[str] = frozens
         raise BlockedAddressError(f"refused {url!r}: {host} is a local name")
 
 
-#: getaddrinfo cannot be interrupted, so lookups run here and the caller stops waiting at its connect
-#: timeout: a resolver that hangs costs a pool thread for a while, never the poll's deadline.
-_RESOLVER = ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve")
+#: getaddrinfo cannot be interrupted, so lookups run in a pool and the caller stops waiting at its
+#: connect timeout: a resolver that hangs costs a pool thread for a while, never the poll's deadline.
+#: One pool per process: a forked RQ work horse inherits the parent's pool object but not its threads.
+_resolver: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _resolver
+    if _resolver is None or _resolver[0] != os.getpid():
+        _resolver = (os.getpid(), ThreadPoolExecutor(max_workers=8, thread_name_prefix="resolve"))
+    return _resolver[1]
 
 
 def _resolve(host: str, port: int, timeout: float | None = None) -> list[str]:
-    lookup = _RESOLVER.submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    lookup = _pool().submit(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
     try:
         infos = lookup.result(timeout=timeout)
     except FutureTimeout:

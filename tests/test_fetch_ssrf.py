@@ -168,3 +168,21 @@ def test_a_hanging_resolver_costs_no_more_than_the_connect_timeout(monkeypatch: 
             netguard._resolve("feeds.example", 443, 0.2)
     finally:
         release.set()
+
+
+def test_lookups_work_in_a_forked_child_after_the_parent_used_the_pool() -> None:
+    # RQ forks a work horse per job: the child inherits the pool object but none of its threads.
+    import os
+
+    from core import netguard
+
+    assert netguard._resolve("localhost", 80, 5.0)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = bool(netguard._resolve("localhost", 80, 2.0))
+        except Exception:
+            ok = False
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
