@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
+import weakref
 from typing import Any
 
 import redis as redis_lib
@@ -26,6 +26,15 @@ LOCAL_COMMAND_SECONDS = Histogram(
 )
 
 
+_TIMERS: weakref.WeakSet[CommandTimer] = weakref.WeakSet()
+
+
+def flush_all(timeout: float = 5.0) -> None:
+    """Flush every timer of this process (tests call it before deleting their keys)."""
+    for timer in list(_TIMERS):
+        timer.flush(timeout)
+
+
 class CommandTimer:
     """`observe(command, seconds)`: cheap in the caller; Redis is written by one daemon thread."""
 
@@ -35,7 +44,9 @@ class CommandTimer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._flushed = threading.Event()
+        self._wake = threading.Event()
         self._children: dict[str, Any] = {}
+        _TIMERS.add(self)
 
     def observe(self, command: str, seconds: float) -> None:
         child = self._children.get(command)
@@ -52,6 +63,7 @@ class CommandTimer:
             return
         self._flushed = threading.Event()
         self._queue.put(None)
+        self._wake.set()
         self._flushed.wait(timeout)
 
     def _start(self) -> None:
@@ -64,7 +76,8 @@ class CommandTimer:
         # Wake at most every FLUSH_EVERY seconds and write what piled up: a Redis write per command would
         # compete with the request threads for the GIL right when they are answering Slack.
         while True:
-            time.sleep(FLUSH_EVERY)
+            self._wake.wait(FLUSH_EVERY)
+            self._wake.clear()
             flushed: list[threading.Event] = []
             batch: list[tuple[float, dict[str, str] | None]] = []
             while True:

@@ -116,15 +116,41 @@ def redis_url_or_embedded(url: str | None) -> Iterator[str]:
 _RQ_SHARED_SETS = ("rq:queues", "rq:workers", "rq:cron_schedulers")
 
 
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _rq_jobs_of(client: redis.Redis, keys: set[str]) -> set[str]:
+    """Keys of the RQ jobs our queues and registries name: jobs enqueued by RQ's cron get random ids
+    that do not carry the prefix."""
+    job_ids: set[str] = set()
+    for key in keys:
+        if not key.startswith("rq:") or key.startswith(("rq:job:", "rq:results:")):
+            continue
+        kind = _text(client.type(key))
+        members: list[Any]
+        if kind == "list":
+            members = client.lrange(key, 0, -1)
+        elif kind == "zset":
+            members = client.zrange(key, 0, -1)
+        else:
+            continue
+        job_ids |= {_text(m).split(":", 1)[0] for m in members}  # started registry: "<job id>:<execution>"
+    return {k for job in job_ids for k in (f"rq:job:{job}", f"rq:results:{job}", f"rq:job:{job}:dependents",
+                                            f"rq:job:{job}:dependencies", f"rq:executions:{job}")}
+
+
 def delete_deployment(client: redis.Redis, keys: Keys) -> int:
     """Delete every key a deployment (one prefix) wrote, and its entries in RQ's shared sets.
 
     For test runs, benchmarks and the demo on a shared server. Returns the number of keys deleted.
     """
-    found = {k for pattern in keys.patterns() for k in client.scan_iter(match=pattern, count=1000)}
+    found = {_text(k) for pattern in keys.patterns() for k in client.scan_iter(match=pattern, count=1000)}
+    found |= _rq_jobs_of(client, found)
     batch = list(found)
+    deleted = 0
     for start in range(0, len(batch), 500):
-        client.delete(*batch[start:start + 500])
+        deleted += int(client.delete(*batch[start:start + 500]))
     marks = (keys.prefix, keys.prefix.replace(":", "-"))
     for shared in _RQ_SHARED_SETS:
         kind = client.type(shared)
@@ -138,4 +164,4 @@ def delete_deployment(client: redis.Redis, keys: Keys) -> int:
             ranked = [m for m in ranked if any(mark in m for mark in marks)]
             if ranked:
                 client.zrem(shared, *ranked)
-    return len(batch)
+    return deleted

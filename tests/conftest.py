@@ -7,6 +7,7 @@ and each test writes only under its own prefix, which is deleted afterwards.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -63,6 +64,8 @@ def settings(redis_server_url: str, prefix: str, feeds_file: Path) -> Iterator[S
         slack_api_url="http://127.0.0.1:9/api/",  # unroutable until a test starts the Slack stand-in
     )
     yield s
+    if "bot.telemetry" in sys.modules:  # a Bolt app's latency thread must not write after the cleanup
+        sys.modules["bot.telemetry"].flush_all()
     delete_deployment(connect(redis_server_url), Keys(prefix))
 
 

@@ -156,7 +156,12 @@ def test_delete_deployment_leaves_nothing_of_the_prefix(settings: Settings, redi
     cron.save()
     marks = (settings.redis_prefix, settings.redis_prefix.replace(":", "-"))
     assert any(any(m in k for m in marks) for k in redis.scan_iter(match="*"))
+    cron_jobs = [j for n in ("poll", "ingest", "deliver", "escalate")
+                 for j in redis.lrange("rq:queue:" + keys.queue(n), 0, -1)]
+    assert cron_jobs and all(redis.exists(f"rq:job:{j}") for j in cron_jobs)
+    assert not any(any(m in j for m in marks) for j in cron_jobs), "cron's job ids carry no prefix"
     assert delete_deployment(redis, keys) > 0
+    assert not [j for j in cron_jobs if redis.exists(f"rq:job:{j}")]
     assert not [k for k in redis.scan_iter(match="*") if any(m in k for m in marks)]
     for shared in ("rq:queues", "rq:workers", "rq:cron_schedulers"):
         assert not [m for m in redis.smembers(shared) if any(mark in m for mark in marks)]
