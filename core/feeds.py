@@ -65,7 +65,8 @@ def _hhmm(value: Any) -> str:
     return f"{int(match[1]):02d}:{match[2]}"
 
 
-def _zone(value: str) -> str:
+def check_zone(value: str) -> str:
+    """`value` if it names an IANA time zone; ValueError with a readable message otherwise."""
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
@@ -93,7 +94,7 @@ Duration = Annotated[float, BeforeValidator(_duration)]
 FeedId = Annotated[str, AfterValidator(_feed_id)]
 ElementRef = Annotated[str, AfterValidator(_element)]
 HHMM = Annotated[str, BeforeValidator(_hhmm)]
-Zone = Annotated[str, AfterValidator(_zone)]
+Zone = Annotated[str, AfterValidator(check_zone)]
 SlackUser = Annotated[str, BeforeValidator(_slack_user)]
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 

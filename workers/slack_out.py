@@ -103,14 +103,9 @@ class SlackOut:
     def post_for_update(self, channel: str, text: str,
                         blocks: Sequence[Mapping[str, Any]] | None = None) -> tuple[str, str]:
         """`post` for a message that will be edited later: returns (channel id, ts), because chat.update
-        takes only ids while chat.postMessage also takes names such as #ree-oncall. (Added by the
-        on-call part, issue 7, for the incident page.)"""
-        kwargs: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, "unfurl_media": False,
-                                  "blocks": list(blocks or [])}
-        response = self._call("chat.postMessage", kwargs, pace=channel, channel=channel)
-        self._learn_channel_id(channel, response)
-        self._count("posted")
-        return str(response.get("channel") or channel), str(response["ts"])
+        takes only ids while chat.postMessage also takes names such as #ree-oncall (the incident page)."""
+        ts = self.post(channel, text, blocks)
+        return self.channel_id(channel), ts
 
     def update(self, channel: str, ts: str, text: str, blocks: Sequence[Mapping[str, Any]] | None = None,
                *, metadata: Mapping[str, Any] | None = None) -> None:
