@@ -70,6 +70,17 @@ def settings(redis_server_url: str, prefix: str, feeds_file: Path) -> Iterator[S
 
 
 @pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """`settings`, exported to the environment, for tests that run CLI commands in this process."""
+    assert settings.redis_url
+    monkeypatch.setenv("REDIS_URL", settings.redis_url)
+    monkeypatch.setenv("REEWATCH_REDIS_PREFIX", settings.redis_prefix)
+    monkeypatch.setenv("REEWATCH_FEEDS_FILE", str(settings.feeds_file))
+    monkeypatch.setenv("REEWATCH_ALLOW_PRIVATE_NETWORKS", "true")
+    return settings
+
+
+@pytest.fixture
 def redis(settings: Settings) -> redis_lib.Redis:
     assert settings.redis_url
     return connect(settings.redis_url)

@@ -49,16 +49,6 @@ def test_bad_documents_are_usage_errors(data: bytes) -> None:
         read_opml(data)
 
 
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    assert settings.redis_url
-    monkeypatch.setenv("REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("REEWATCH_REDIS_PREFIX", settings.redis_prefix)
-    monkeypatch.setenv("REEWATCH_FEEDS_FILE", str(settings.feeds_file))
-    monkeypatch.setenv("REEWATCH_ALLOW_PRIVATE_NETWORKS", "true")
-    return settings
-
-
 def test_cli_import_then_export(cli_env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cli_env.feeds_file.write_text("feeds:\n  - id: mining-com\n    url: https://www.mining.com/feed/\n",
                                   encoding="utf-8")

@@ -61,16 +61,6 @@ def test_tick_honours_backoff(feed_server: FeedServer, feeds_file: Path, ctx: co
     assert tick() == 0
 
 
-@pytest.fixture
-def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    assert settings.redis_url
-    monkeypatch.setenv("REDIS_URL", settings.redis_url)
-    monkeypatch.setenv("REEWATCH_REDIS_PREFIX", settings.redis_prefix)
-    monkeypatch.setenv("REEWATCH_FEEDS_FILE", str(settings.feeds_file))
-    monkeypatch.setenv("REEWATCH_ALLOW_PRIVATE_NETWORKS", "true")
-    return settings
-
-
 def test_cli_poll_inline_and_enqueued(feed_server: FeedServer, cli_env: Settings,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     cli_env.feeds_file.write_text(f"feeds:\n  - id: good\n    url: {feed_server.route('/g', Reply(body=FEED))}\n"
